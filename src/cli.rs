@@ -1,0 +1,175 @@
+//! The whole command line, defined once with clap derive. It also feeds the
+//! generated completions/ and man/ pages, so help texts here are user docs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   success, or nothing to do
+  1   an operation failed
+  2   usage error
+  3   `status --check` found drift, or `sync --dry-run` has pending changes
+  65  invalid service definitions
+  75  another mcp holds the lock (after --lock-wait)";
+
+/// Run the services of one Linux host (podman containers and Nanos unikernel
+/// VMs) from TOML service files and a local SQLite registry, without a daemon.
+#[derive(Debug, Parser)]
+#[command(name = "mcp", version, about, long_about = None, after_long_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Configuration file [default: /etc/mcp/mcp.toml as root, else $XDG_CONFIG_HOME/mcp/mcp.toml]
+    #[arg(long, global = true, env = "MCP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Directory of service definitions, one <service>.toml each
+    #[arg(long, global = true, env = "MCP_SERVICES", value_name = "DIR")]
+    pub services: Option<PathBuf>,
+
+    /// SQLite registry file
+    #[arg(long, global = true, env = "MCP_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
+
+    /// State directory (VM state, lock file)
+    #[arg(long, global = true, env = "MCP_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Print machine-readable JSON on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print only changes and errors (for cron)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Show each external command as it runs
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// How long a mutating command waits for another mcp's lock, e.g. 30s, 2m
+    #[arg(long, global = true, value_name = "DURATION", env = "MCP_LOCK_WAIT")]
+    pub lock_wait: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bring the registry and the runtime in line with the service files (for cron)
+    Sync(SyncArgs),
+    /// Roll out now: pull, then replace each component behind a health gate
+    Deploy(DeployArgs),
+    /// Show desired against observed state and any drift
+    Status(StatusArgs),
+    /// Print a component's logs
+    Logs(LogsArgs),
+    /// Record untracked containers in the registry as `ignore`
+    Adopt(AdoptArgs),
+    /// Check the service files and report every error; changes nothing
+    Validate,
+    /// Print a shell completion script
+    Completions {
+        /// The shell to complete for
+        shell: Shell,
+    },
+    /// Print the man page (of mcp, or of one command)
+    Man {
+        /// A subcommand whose page to print
+        command: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Limit the sync to these services
+    #[arg(value_name = "SERVICE")]
+    pub names: Vec<String>,
+    /// Print the plan with its causes and change nothing; exit 3 when something would change
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Remove services whose file is gone (otherwise they are only reported)
+    #[arg(long)]
+    pub prune: bool,
+    /// Run up to N independent actions at once [default: number of CPUs]
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Services or single components to roll out
+    #[arg(value_name = "SERVICE[/COMPONENT]")]
+    pub targets: Vec<String>,
+    /// Deploy every service
+    #[arg(long, conflicts_with = "targets")]
+    pub all: bool,
+    /// Deploy directly on this host (the only mode; accepted for compatibility)
+    #[arg(long)]
+    pub direct: bool,
+    /// When to pull the image before replacing
+    #[arg(long, value_enum, default_value_t = PullPolicy::Always)]
+    pub pull: PullPolicy,
+    /// Run up to N independent rollouts at once [default: number of CPUs]
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PullPolicy {
+    Always,
+    Missing,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Limit the report to these services
+    #[arg(value_name = "SERVICE")]
+    pub names: Vec<String>,
+    /// Exit 3 when anything has drifted
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The component whose logs to print
+    #[arg(value_name = "SERVICE/COMPONENT")]
+    pub target: String,
+    /// Keep following the log
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Print only the last N lines
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u64>,
+    /// Print only lines since T (a duration like 10m or a timestamp)
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Containers to adopt, by name
+    pub containers: Vec<String>,
+    /// Adopt every untracked container
+    #[arg(long, conflicts_with = "containers")]
+    pub all: bool,
+    /// Also write a service definition for each adopted service
+    #[arg(long)]
+    pub write_spec: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}

@@ -1,0 +1,95 @@
+//! `mcp man [COMMAND]`: print man pages generated from the CLI definition,
+//! with the sections clap does not know about (exit status, environment,
+//! files).
+
+use std::io::Write;
+
+use clap::CommandFactory;
+use clap_mangen::Man;
+use clap_mangen::roff::{Roff, bold, roman};
+
+use crate::cli::Cli;
+use crate::exit::UsageError;
+
+const EXIT_STATUS: &[(&str, &str)] = &[
+    ("0", "Success, or nothing to do."),
+    ("1", "An operation failed (the error says which and why)."),
+    ("2", "Usage error."),
+    ("3", "status --check found drift, or sync --dry-run has pending changes."),
+    ("65", "Invalid service definitions; nothing was changed."),
+    ("75", "Another mcp holds the lock and did not release it within --lock-wait."),
+];
+
+const ENVIRONMENT: &[(&str, &str)] = &[
+    ("MCP_CONFIG", "Configuration file, as --config."),
+    ("MCP_SERVICES", "Services directory, as --services."),
+    ("MCP_DB", "Registry file, as --db."),
+    ("MCP_STATE_DIR", "State directory, as --state-dir."),
+    ("MCP_LOCK_WAIT", "Lock wait, as --lock-wait (default 2m)."),
+    ("NO_COLOR", "When set and not empty, output carries no colour."),
+    ("XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_STATE_HOME", "Base directories for a non-root user."),
+];
+
+const FILES: &[(&str, &str)] = &[
+    ("/etc/mcp/mcp.toml", "Configuration file as root (else $XDG_CONFIG_HOME/mcp/mcp.toml). Keys: services, db, state_dir, lock_wait; [podman] path; [unikernel] ops, qemu, accel (auto|kvm|tcg), cpu."),
+    ("/etc/mcp/services/*.toml", "Service definitions as root (else $XDG_CONFIG_HOME/mcp/services), one per service."),
+    ("/var/lib/mcp/registry.db", "SQLite registry, mode 0600 (else $XDG_DATA_HOME/mcp/registry.db)."),
+    ("/var/lib/mcp/mcp.lock", "Lock file of mutating commands, in the state directory (else $XDG_STATE_HOME/mcp)."),
+];
+
+/// Names of the pages: `mcp` and one `mcp-<command>` per subcommand.
+pub fn page_names() -> Vec<String> {
+    let cmd = Cli::command();
+    std::iter::once("mcp".to_string())
+        .chain(cmd.get_subcommands().filter(|c| c.get_name() != "help").map(|c| format!("mcp-{}", c.get_name())))
+        .collect()
+}
+
+/// Renders the page of `mcp` (None) or of one subcommand.
+pub fn render(command: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    let mut root = Cli::command();
+    root.build();
+    let (cmd, main_page) = match command {
+        None => (root, true),
+        Some(name) => {
+            let sub = root
+                .find_subcommand(name)
+                .ok_or_else(|| UsageError(format!("no man page for `{name}`; commands: {}", page_names().join(", "))))?
+                .clone();
+            (sub.name(format!("mcp-{name}")), false)
+        }
+    };
+    let man = Man::new(cmd.clone()).date("2026").source(format!("mcp {}", env!("CARGO_PKG_VERSION")));
+    let mut buf = Vec::new();
+    man.render_title(&mut buf)?;
+    man.render_name_section(&mut buf)?;
+    man.render_synopsis_section(&mut buf)?;
+    man.render_description_section(&mut buf)?;
+    man.render_options_section(&mut buf)?;
+    if cmd.has_subcommands() {
+        man.render_subcommands_section(&mut buf)?;
+    }
+    let mut roff = Roff::default();
+    section(&mut roff, "EXIT STATUS", EXIT_STATUS);
+    if main_page {
+        section(&mut roff, "ENVIRONMENT", ENVIRONMENT);
+        section(&mut roff, "FILES", FILES);
+    }
+    roff.to_writer(&mut buf)?;
+    man.render_version_section(&mut buf)?;
+    Ok(buf)
+}
+
+fn section(roff: &mut Roff, title: &str, items: &[(&str, &str)]) {
+    roff.control("SH", [title]);
+    for (term, text) in items {
+        roff.control("TP", []);
+        roff.text([bold(*term)]);
+        roff.text([roman(*text)]);
+    }
+}
+
+pub fn run(command: Option<&str>) -> anyhow::Result<u8> {
+    std::io::stdout().write_all(&render(command)?)?;
+    Ok(crate::exit::SUCCESS)
+}

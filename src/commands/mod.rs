@@ -1,0 +1,37 @@
+//! One file per subcommand: load, plan, apply, print.
+
+mod completions;
+pub mod man;
+mod sync;
+mod validate;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::output::Output;
+
+/// What every command gets: the resolved configuration and the output mode.
+pub struct Ctx {
+    pub config: Config,
+    pub out: Output,
+}
+
+/// Runs one command; returns the exit code for a completed run.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    // Commands that need no configuration run before any is read.
+    match &cli.command {
+        Command::Completions { shell } => return completions::run(*shell),
+        Command::Man { command } => return man::run(command.as_deref()),
+        _ => {}
+    }
+    let config = Config::resolve(&cli.global)?;
+    let out = Output::new(config.json, config.quiet, config.verbose);
+    let ctx = Ctx { config, out };
+    match cli.command {
+        Command::Validate => validate::run(&ctx),
+        Command::Sync(args) => sync::run(&ctx, &args),
+        Command::Deploy(_) | Command::Status(_) | Command::Logs(_) | Command::Adopt(_) => {
+            anyhow::bail!("this command needs the container runtime, which is not built yet")
+        }
+        Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
+    }
+}

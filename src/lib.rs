@@ -1,0 +1,12 @@
+//! mcp: run the services of one Linux host without a daemon.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod duration;
+pub mod exit;
+pub mod output;
+pub mod registry;
+pub mod spec;
+
+pub use commands::run;

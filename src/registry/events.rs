@@ -1,0 +1,62 @@
+//! The append-only history that `mcp history` shows.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::Registry;
+
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub command: &'a str,
+    pub service: &'a str,
+    pub component: Option<&'a str>,
+    pub action: &'a str,
+    pub detail: &'a str,
+    pub outcome: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub at: String,
+    pub command: String,
+    pub service: String,
+    pub component: Option<String>,
+    pub action: String,
+    pub detail: String,
+    pub outcome: String,
+}
+
+impl Registry {
+    pub fn record_event(&self, e: &NewEvent<'_>) -> anyhow::Result<()> {
+        self.conn.execute(
+            "INSERT INTO events (command, service, component, action, detail, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![e.command, e.service, e.component, e.action, e.detail, e.outcome],
+        )?;
+        Ok(())
+    }
+
+    /// Newest first; `service` filters, `limit` bounds the count.
+    pub fn events(&self, service: Option<&str>, limit: usize) -> anyhow::Result<Vec<Event>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, at, command, service, component, action, detail, outcome FROM events
+             WHERE ?1 IS NULL OR service = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![service, limit as i64], |r| {
+                Ok(Event {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    command: r.get(2)?,
+                    service: r.get(3)?,
+                    component: r.get(4)?,
+                    action: r.get(5)?,
+                    detail: r.get(6)?,
+                    outcome: r.get(7)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}

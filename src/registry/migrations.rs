@@ -1,0 +1,87 @@
+//! Ordered schema migrations. `PRAGMA user_version` records how many have
+//! run; each runs in its own transaction together with the version bump.
+
+use anyhow::Context;
+use rusqlite::Connection;
+
+/// Append only: never edit a migration that has shipped.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    "CREATE TABLE services (
+        name        TEXT PRIMARY KEY,
+        active      INTEGER NOT NULL,
+        comment     TEXT NOT NULL DEFAULT '',
+        origin      TEXT NOT NULL DEFAULT 'file' CHECK (origin IN ('file', 'adopted')),
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE TABLE components (
+        service        TEXT NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+        name           TEXT NOT NULL,
+        runtime        TEXT NOT NULL,
+        image          TEXT NOT NULL,
+        network        TEXT,
+        user_spec      TEXT,
+        restart        TEXT NOT NULL,
+        ports          TEXT NOT NULL DEFAULT '[]',
+        volumes        TEXT NOT NULL DEFAULT '[]',
+        cmd            TEXT,
+        env            TEXT NOT NULL DEFAULT '{}',
+        memory_mb      INTEGER,
+        vcpus          INTEGER,
+        health         TEXT,
+        desired_state  TEXT NOT NULL CHECK (desired_state IN ('running', 'stopped', 'ignore')),
+        observed_state TEXT,
+        version        TEXT NOT NULL,
+        spec_hash      TEXT NOT NULL,
+        deployed_hash  TEXT,
+        deployed_spec  TEXT,
+        image_id       TEXT,
+        previous_image TEXT,
+        updated_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (service, name)
+    );
+    CREATE TABLE routes (
+        service   TEXT NOT NULL,
+        component TEXT NOT NULL,
+        name      TEXT NOT NULL,
+        port      INTEGER NOT NULL,
+        mode      TEXT NOT NULL,
+        hostname  TEXT,
+        PRIMARY KEY (service, component, name),
+        FOREIGN KEY (service, component) REFERENCES components(service, name) ON DELETE CASCADE
+    );
+    CREATE TABLE events (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        at        TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        command   TEXT NOT NULL,
+        service   TEXT NOT NULL,
+        component TEXT,
+        action    TEXT NOT NULL,
+        detail    TEXT NOT NULL DEFAULT '',
+        outcome   TEXT NOT NULL
+    );
+    CREATE INDEX events_by_service ON events(service, id);",
+];
+
+pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let current: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+        .context("reading the registry schema version")?
+        .try_into()
+        .unwrap_or(0);
+    if current > MIGRATIONS.len() {
+        anyhow::bail!(
+            "the registry has schema version {current}, newer than this mcp knows ({}); upgrade mcp",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("applying registry migration {}", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

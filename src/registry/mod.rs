@@ -1,0 +1,113 @@
+//! The SQLite registry: desired state, observed state and history.
+
+mod desired;
+mod events;
+pub mod migrations;
+mod rows;
+
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use rusqlite::Connection;
+
+pub use desired::{ChangeKind, ServiceChange};
+pub use events::{Event, NewEvent};
+pub use rows::{ComponentRow, DesiredState, ServiceRow};
+
+pub struct Registry {
+    conn: Connection,
+}
+
+impl Registry {
+    /// Opens (creating if needed, mode 0600) and migrates the registry.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)
+                .with_context(|| format!("creating registry directory {}", dir.display()))?;
+        }
+        // Create the file ourselves so it is never world-readable, not even briefly.
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("opening registry {}", path.display()))?;
+        let mode = fs::metadata(path)?.permissions().mode() & 0o777;
+        if mode != 0o600 {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("restricting permissions of {}", path.display()))?;
+        }
+        let mut conn = Connection::open(path)
+            .with_context(|| format!("opening registry {}", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .context("enabling WAL on the registry")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrations::migrate(&mut conn)
+            .with_context(|| format!("migrating registry {}", path.display()))?;
+        Ok(Registry { conn })
+    }
+
+    pub fn integrity_ok(&self) -> anyhow::Result<bool> {
+        let result: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        Ok(result == "ok")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_from_empty_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/registry.db");
+        let reg = Registry::open(&path).unwrap();
+        let version: i64 = reg
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version as usize, migrations::MIGRATIONS.len());
+        assert!(reg.integrity_ok().unwrap());
+        drop(reg);
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Opening again runs no migration twice.
+        Registry::open(&path).unwrap();
+    }
+
+    #[test]
+    fn migrates_from_each_earlier_version() {
+        for start in 0..migrations::MIGRATIONS.len() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("r.db");
+            {
+                let mut conn = Connection::open(&path).unwrap();
+                for (i, sql) in migrations::MIGRATIONS.iter().enumerate().take(start) {
+                    conn.execute_batch(sql).unwrap();
+                    conn.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+                }
+                let _ = &mut conn;
+            }
+            let reg = Registry::open(&path).unwrap();
+            assert!(reg.integrity_ok().unwrap());
+        }
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        drop(conn);
+        let err = Registry::open(&path).err().unwrap();
+        assert!(format!("{err:#}").contains("newer than this mcp knows"));
+    }
+}

@@ -1,0 +1,218 @@
+//! Typed rows of the registry and the reads and writes on single rows.
+
+use anyhow::Context;
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::Registry;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DesiredState {
+    Running,
+    Stopped,
+    Ignore,
+}
+
+impl DesiredState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DesiredState::Running => "running",
+            DesiredState::Stopped => "stopped",
+            DesiredState::Ignore => "ignore",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "running" => DesiredState::Running,
+            "stopped" => DesiredState::Stopped,
+            _ => DesiredState::Ignore,
+        }
+    }
+
+    pub fn from_active(active: bool) -> Self {
+        if active {
+            DesiredState::Running
+        } else {
+            DesiredState::Stopped
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceRow {
+    pub name: String,
+    pub active: bool,
+    pub comment: String,
+    /// `file` for services from a service file, `adopted` for adopted ones.
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentRow {
+    pub service: String,
+    pub name: String,
+    pub runtime: String,
+    pub image: String,
+    pub network: Option<String>,
+    pub user_spec: Option<String>,
+    pub restart: String,
+    /// JSON arrays and objects, as stored.
+    pub ports: String,
+    pub volumes: String,
+    pub cmd: Option<String>,
+    #[serde(skip)]
+    pub env: String,
+    pub memory_mb: Option<u32>,
+    pub vcpus: Option<u32>,
+    pub health: Option<String>,
+    pub routes: String,
+    pub desired: DesiredState,
+    pub observed: Option<String>,
+    pub version: String,
+    pub spec_hash: String,
+    pub deployed_hash: Option<String>,
+    pub deployed_spec: Option<String>,
+    pub image_id: Option<String>,
+    pub previous_image: Option<String>,
+    pub updated_at: String,
+}
+
+const COMPONENT_COLUMNS: &str = "c.service, c.name, c.runtime, c.image, c.network, c.user_spec,
+    c.restart, c.ports, c.volumes, c.cmd, c.env, c.memory_mb, c.vcpus, c.health,
+    (SELECT json_group_array(json_object('name', r.name, 'port', r.port, 'mode', r.mode,
+        'hostname', r.hostname)) FROM routes r WHERE r.service = c.service AND r.component = c.name),
+    c.desired_state, c.observed_state, c.version, c.spec_hash, c.deployed_hash, c.deployed_spec,
+    c.image_id, c.previous_image, c.updated_at";
+
+fn component_from_row(r: &Row<'_>) -> rusqlite::Result<ComponentRow> {
+    Ok(ComponentRow {
+        service: r.get(0)?,
+        name: r.get(1)?,
+        runtime: r.get(2)?,
+        image: r.get(3)?,
+        network: r.get(4)?,
+        user_spec: r.get(5)?,
+        restart: r.get(6)?,
+        ports: r.get(7)?,
+        volumes: r.get(8)?,
+        cmd: r.get(9)?,
+        env: r.get(10)?,
+        memory_mb: r.get(11)?,
+        vcpus: r.get(12)?,
+        health: r.get(13)?,
+        routes: r.get(14)?,
+        desired: DesiredState::parse(&r.get::<_, String>(15)?),
+        observed: r.get(16)?,
+        version: r.get(17)?,
+        spec_hash: r.get(18)?,
+        deployed_hash: r.get(19)?,
+        deployed_spec: r.get(20)?,
+        image_id: r.get(21)?,
+        previous_image: r.get(22)?,
+        updated_at: r.get(23)?,
+    })
+}
+
+impl Registry {
+    pub fn services(&self) -> anyhow::Result<Vec<ServiceRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, active, comment, origin FROM services ORDER BY name")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ServiceRow {
+                    name: r.get(0)?,
+                    active: r.get(1)?,
+                    comment: r.get(2)?,
+                    origin: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()
+            .context("reading services from the registry")?;
+        Ok(rows)
+    }
+
+    pub fn components(&self) -> anyhow::Result<Vec<ComponentRow>> {
+        let sql = format!("SELECT {COMPONENT_COLUMNS} FROM components c ORDER BY c.service, c.name");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map([], component_from_row)?
+            .collect::<Result<Vec<_>, _>>()
+            .context("reading components from the registry")?;
+        Ok(rows)
+    }
+
+    pub fn component(&self, service: &str, name: &str) -> anyhow::Result<Option<ComponentRow>> {
+        let sql = format!(
+            "SELECT {COMPONENT_COLUMNS} FROM components c WHERE c.service = ?1 AND c.name = ?2"
+        );
+        Ok(self
+            .conn
+            .query_row(&sql, params![service, name], component_from_row)
+            .optional()?)
+    }
+
+    pub fn set_observed(&self, service: &str, name: &str, observed: &str) -> anyhow::Result<()> {
+        self.conn.execute(
+            "UPDATE components SET observed_state = ?3
+             WHERE service = ?1 AND name = ?2 AND observed_state IS NOT ?3",
+            params![service, name, observed],
+        )?;
+        Ok(())
+    }
+
+    /// Records what was just deployed: its hash, its spec as JSON (with an
+    /// `image` field), the image id, and the image it replaced (kept for
+    /// rollback and history).
+    pub fn record_deployed(
+        &self,
+        service: &str,
+        name: &str,
+        deployed_hash: &str,
+        deployed_spec: &str,
+        image_id: Option<&str>,
+    ) -> anyhow::Result<()> {
+        self.conn.execute(
+            "UPDATE components SET
+                previous_image = CASE
+                    WHEN json_extract(deployed_spec, '$.image') IS NOT json_extract(?4, '$.image')
+                         AND deployed_spec IS NOT NULL
+                    THEN json_extract(deployed_spec, '$.image') ELSE previous_image END,
+                deployed_hash = ?3, deployed_spec = ?4,
+                image_id = COALESCE(?5, image_id),
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE service = ?1 AND name = ?2",
+            params![service, name, deployed_hash, deployed_spec, image_id],
+        )?;
+        Ok(())
+    }
+
+    /// Records an untracked container or VM as adopted, desired `ignore`.
+    pub fn adopt(&self, service: &str, name: &str, runtime: &str, image: &str, version: &str, observed: &str) -> anyhow::Result<bool> {
+        self.conn.execute(
+            "INSERT INTO services (name, active, origin) VALUES (?1, 1, 'adopted')
+             ON CONFLICT (name) DO NOTHING",
+            params![service],
+        )?;
+        let inserted = self.conn.execute(
+            "INSERT INTO components (service, name, runtime, image, restart, desired_state,
+                observed_state, version, spec_hash)
+             VALUES (?1, ?2, ?3, ?4, 'no', 'ignore', ?5, ?6, '')
+             ON CONFLICT (service, name) DO NOTHING",
+            params![service, name, runtime, image, observed, version],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// Sets the desired state of one component (stop/start by hand).
+    pub fn set_desired(&self, service: &str, name: &str, desired: DesiredState) -> anyhow::Result<()> {
+        self.conn.execute(
+            "UPDATE components SET desired_state = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE service = ?1 AND name = ?2",
+            params![service, name, desired.as_str()],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! The canonical form of what a runtime sees of a component, and its hash.
+//! Comment, routes and health gates are left out on purpose: changing them
+//! must never recreate anything. The image is compared on its own so the
+//! cause can say `image v1 -> v2`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::model::ComponentSpec;
+
+/// Bumped only when the canonical form changes meaning; recorded beside the
+/// hash so an upgrade of mcp alone never looks like a spec change.
+pub const HASH_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RuntimeSpec {
+    pub runtime: String,
+    pub network: Option<String>,
+    pub user: Option<String>,
+    pub restart: String,
+    pub ports: Vec<String>,
+    pub volumes: Vec<String>,
+    pub cmd: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub memory_mb: Option<u32>,
+    pub vcpus: Option<u32>,
+}
+
+impl RuntimeSpec {
+    pub fn of(c: &ComponentSpec) -> Self {
+        RuntimeSpec {
+            runtime: c.runtime.as_str().to_string(),
+            network: c.network.clone(),
+            user: c.user.clone(),
+            restart: c.restart.as_str().to_string(),
+            ports: c.ports.iter().map(ToString::to_string).collect(),
+            volumes: c.volumes.iter().map(ToString::to_string).collect(),
+            cmd: c.cmd.clone(),
+            env: c.env.clone(),
+            memory_mb: c.memory_mb,
+            vcpus: c.vcpus,
+        }
+    }
+
+    /// Canonical JSON: struct fields in declaration order, maps sorted.
+    pub fn canonical_json(&self) -> String {
+        // Invariant: serializing plain strings, numbers and sorted maps cannot fail.
+        serde_json::to_string(self).expect("RuntimeSpec serializes")
+    }
+
+    pub fn hash(&self) -> String {
+        let digest = Sha256::digest(self.canonical_json().as_bytes());
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Names of the fields that differ, for causes like `spec changed: ports, env`.
+    pub fn changed_fields(&self, other: &RuntimeSpec) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut check = |name, differs: bool| {
+            if differs {
+                out.push(name);
+            }
+        };
+        check("runtime", self.runtime != other.runtime);
+        check("network", self.network != other.network);
+        check("user", self.user != other.user);
+        check("restart", self.restart != other.restart);
+        check("ports", self.ports != other.ports);
+        check("volumes", self.volumes != other.volumes);
+        check("cmd", self.cmd != other.cmd);
+        check("env", self.env != other.env);
+        check("memory_mb", self.memory_mb != other.memory_mb);
+        check("vcpus", self.vcpus != other.vcpus);
+        out
+    }
+}

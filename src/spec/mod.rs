@@ -1,0 +1,13 @@
+//! Service definitions: the TOML model, loading a directory, validation with
+//! positions, and the canonical hash of what the runtime sees.
+
+pub mod diag;
+pub mod fields;
+pub mod hash;
+pub mod load;
+pub mod model;
+pub mod parse;
+
+pub use diag::InvalidSpecs;
+pub use load::load_dir;
+pub use model::*;
