@@ -6,7 +6,9 @@ pub mod config;
 pub mod duration;
 pub mod exit;
 pub mod output;
+pub mod reconcile;
 pub mod registry;
+pub mod runtime;
 pub mod spec;
 
 pub use commands::run;

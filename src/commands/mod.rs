@@ -1,9 +1,14 @@
 //! One file per subcommand: load, plan, apply, print.
 
+mod adopt;
 mod completions;
+mod deploy;
+mod logs;
 pub mod man;
+mod status;
 mod sync;
 mod validate;
+mod world;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
@@ -29,9 +34,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Validate => validate::run(&ctx),
         Command::Sync(args) => sync::run(&ctx, &args),
-        Command::Deploy(_) | Command::Status(_) | Command::Logs(_) | Command::Adopt(_) => {
-            anyhow::bail!("this command needs the container runtime, which is not built yet")
-        }
+        Command::Deploy(args) => deploy::run(&ctx, &args),
+        Command::Status(args) => status::run(&ctx, &args),
+        Command::Logs(args) => logs::run(&ctx, &args),
+        Command::Adopt(args) => adopt::run(&ctx, &args),
         Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
     }
 }

@@ -1,22 +1,77 @@
 //! `mcp sync`: bring the registry, then the runtime, in line with the
-//! service files. Safe to run from cron every minute.
+//! service files. Safe to run from cron every minute: a no-op costs one
+//! podman listing call and one registry transaction.
 
+use std::collections::BTreeSet;
+
+use serde::Serialize;
 use serde_json::json;
 
-use super::Ctx;
+use super::{Ctx, world};
 use crate::cli::SyncArgs;
 use crate::exit::{self, UsageError};
+use crate::reconcile::{self, Action, Executor, Outcome, PlanInput};
 use crate::registry::{ChangeKind, Registry, ServiceChange};
+use crate::runtime::Runtime;
 use crate::spec;
+
+#[derive(Serialize)]
+struct ActionReport<'a> {
+    #[serde(flatten)]
+    action: &'a Action,
+    #[serde(flatten)]
+    outcome: Option<&'a Outcome>,
+}
 
 pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
     let specs = spec::load_dir(&ctx.config.services_dir)?;
     let mut registry = Registry::open(&ctx.config.db)?;
     check_scope(&args.names, &specs, &registry)?;
+    let runtime = world::podman(&ctx.config, "sync")?;
+    let observed = runtime.list()?;
+
     let changes = registry.sync_desired(&specs, &args.names, args.prune, !args.dry_run)?;
-    let changed = changes.iter().any(|c| c.kind != ChangeKind::Unchanged);
-    print_changes(ctx, &changes, args.dry_run)?;
-    Ok(if args.dry_run && changed { exit::PENDING } else { exit::SUCCESS })
+    let rows = registry.components()?;
+    let scoped_specs: Vec<spec::ServiceSpec> = specs
+        .iter()
+        .filter(|s| args.names.is_empty() || args.names.contains(&s.name))
+        .cloned()
+        .collect();
+    let desired = world::desired(&scoped_specs, &rows);
+    let input = PlanInput {
+        desired,
+        kept: world::kept(&specs, &rows, args.prune),
+        observed: &observed,
+        scope: (!args.names.is_empty()).then(|| args.names.iter().cloned().collect::<BTreeSet<_>>()),
+    };
+    let plan = reconcile::plan(&input);
+    let changed = changes.iter().any(|c| c.kind != ChangeKind::Unchanged) || !plan.is_empty();
+
+    if args.dry_run {
+        print(ctx, true, &changes, &plan.actions, &[])?;
+        return Ok(if changed { exit::PENDING } else { exit::SUCCESS });
+    }
+    let executor = Executor {
+        runtime: &runtime as &dyn Runtime,
+        registry: &registry,
+        command: "sync",
+        jobs: args.jobs.unwrap_or_else(default_jobs),
+    };
+    let outcomes = executor.apply(&plan, &input.desired, |_, _| {})?;
+    print(ctx, false, &changes, &plan.actions, &outcomes)?;
+    let failed = outcomes.iter().filter(|o| matches!(o, Outcome::Failed(_))).count();
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} action{} failed; services that were running are still running",
+            plan.actions.len(),
+            if plan.actions.len() == 1 { "" } else { "s" }
+        );
+    }
+    Ok(exit::SUCCESS)
+}
+
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)
 }
 
 /// Names given on the command line must be services known somewhere.
@@ -36,26 +91,67 @@ fn check_scope(scope: &[String], specs: &[spec::ServiceSpec], registry: &Registr
     Ok(())
 }
 
-fn print_changes(ctx: &Ctx, changes: &[ServiceChange], dry_run: bool) -> anyhow::Result<()> {
+pub fn print(
+    ctx: &Ctx,
+    dry_run: bool,
+    changes: &[ServiceChange],
+    actions: &[Action],
+    outcomes: &[Outcome],
+) -> anyhow::Result<()> {
     let changed: Vec<&ServiceChange> = changes.iter().filter(|c| c.kind != ChangeKind::Unchanged).collect();
     if ctx.out.json {
+        let reports: Vec<ActionReport<'_>> = actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ActionReport { action: a, outcome: outcomes.get(i) })
+            .collect();
         return ctx.out.print_json(&json!({
             "dry_run": dry_run,
-            "changed": !changed.is_empty(),
+            "changed": !changed.is_empty() || !actions.is_empty(),
             "services": changes,
+            "actions": reports,
         }));
     }
-    if changed.is_empty() {
+    if changed.is_empty() && actions.is_empty() {
         if !ctx.out.quiet {
             ctx.out.line("no changes");
         }
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = changed
-        .iter()
-        .flat_map(|c| c.changes.iter().map(|line| vec![c.service.clone(), line.clone()]))
-        .collect();
-    let header = if dry_run { "WOULD CHANGE" } else { "CHANGE" };
-    ctx.out.line(&ctx.out.table(&["SERVICE", header], &rows));
+    if !changed.is_empty() {
+        let rows: Vec<Vec<String>> = changed
+            .iter()
+            .flat_map(|c| c.changes.iter().map(|line| vec![c.service.clone(), line.clone()]))
+            .collect();
+        let header = if dry_run { "REGISTRY (WOULD CHANGE)" } else { "REGISTRY" };
+        ctx.out.line(&ctx.out.table(&["SERVICE", header], &rows));
+    }
+    if !actions.is_empty() {
+        let rows: Vec<Vec<String>> = actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let mut row = vec![
+                    format!("{}/{}", a.service, a.component),
+                    a.action.as_str().to_string(),
+                    a.cause.clone(),
+                ];
+                if !dry_run {
+                    row.push(match outcomes.get(i) {
+                        Some(Outcome::Ok) => "ok".into(),
+                        Some(Outcome::Failed(e)) => format!("FAILED: {e}"),
+                        Some(Outcome::Skipped) | None => "skipped".into(),
+                    });
+                }
+                row
+            })
+            .collect();
+        let headers: &[&str] = if dry_run {
+            &["COMPONENT", "WOULD", "CAUSE"]
+        } else {
+            &["COMPONENT", "ACTION", "CAUSE", "OUTCOME"]
+        };
+        ctx.out.line(&ctx.out.table(headers, &rows));
+    }
     Ok(())
 }

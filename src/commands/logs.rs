@@ -1,0 +1,33 @@
+//! `mcp logs SERVICE/COMPONENT`: stream the runtime's logs of a component.
+
+use super::{Ctx, world};
+use crate::cli::LogsArgs;
+use crate::exit::UsageError;
+use crate::registry::Registry;
+use crate::runtime::{LogOptions, Runtime};
+use crate::spec::instance_name;
+
+pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
+    let (service, component) = match world::parse_target(&args.target) {
+        (s, Some(c)) if !s.is_empty() && !c.is_empty() => (s, c),
+        _ => {
+            return Err(UsageError(format!(
+                "`{}` is not SERVICE/COMPONENT (e.g. web/api)",
+                args.target
+            ))
+            .into());
+        }
+    };
+    let registry = Registry::open(&ctx.config.db)?;
+    if registry.component(&service, &component)?.is_none() {
+        anyhow::bail!("unknown component {service}/{component}: it is not in the registry (run mcp sync, or see mcp status)");
+    }
+    let runtime = world::podman(&ctx.config, &format!("{service}/{component}"))?;
+    let opts = LogOptions {
+        follow: args.follow,
+        tail: args.tail,
+        since: args.since.clone(),
+    };
+    let code = runtime.logs(&instance_name(&service, &component), &opts)?;
+    Ok(u8::try_from(code).unwrap_or(crate::exit::FAILED))
+}

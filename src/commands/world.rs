@@ -1,0 +1,63 @@
+//! What several commands assemble the same way: the runtime, and the
+//! planner's view of declared components.
+
+use std::collections::BTreeSet;
+
+use crate::config::Config;
+use crate::reconcile::Desired;
+use crate::registry::{ComponentRow, DesiredState};
+use crate::runtime::exec::Tool;
+use crate::runtime::podman::Podman;
+use crate::spec::hash::RuntimeSpec;
+use crate::spec::{ServiceSpec, instance_name};
+
+/// The podman runtime; `needed_by` names what needs it in the error.
+pub fn podman(config: &Config, needed_by: &str) -> anyhow::Result<Podman> {
+    let tool = Tool::locate("podman", config.podman.as_deref(), needed_by, config.verbose)?;
+    Ok(Podman::new(tool))
+}
+
+/// Every component of `specs`, with what the registry remembers of its last deploy.
+pub fn desired<'a>(specs: &'a [ServiceSpec], rows: &[ComponentRow]) -> Vec<Desired<'a>> {
+    let mut out = Vec::new();
+    for s in specs {
+        for c in &s.components {
+            let row = rows.iter().find(|r| r.service == s.name && r.name == c.name);
+            out.push(Desired {
+                service: &s.name,
+                spec: c,
+                desired: DesiredState::from_active(s.active),
+                spec_hash: RuntimeSpec::of(c).hash(),
+                deployed: row
+                    .and_then(|r| r.deployed_spec.as_deref())
+                    .and_then(|j| serde_json::from_str(j).ok()),
+                deployed_hash: row.and_then(|r| r.deployed_hash.clone()),
+                image_id: None,
+            });
+        }
+    }
+    out
+}
+
+/// Instances the registry tracks that no spec declares: adopted ones, and
+/// those of services whose file is gone (unless they are being pruned).
+pub fn kept(specs: &[ServiceSpec], rows: &[ComponentRow], pruning: bool) -> BTreeSet<String> {
+    rows.iter()
+        .filter(|r| !specs.iter().any(|s| s.name == r.service))
+        .filter(|r| r.desired == DesiredState::Ignore || !pruning)
+        .map(|r| instance_name(&r.service, &r.name))
+        .chain(
+            rows.iter()
+                .filter(|r| r.desired == DesiredState::Ignore)
+                .map(|r| instance_name(&r.service, &r.name)),
+        )
+        .collect()
+}
+
+/// Parses `SERVICE` or `SERVICE/COMPONENT`.
+pub fn parse_target(target: &str) -> (String, Option<String>) {
+    match target.split_once('/') {
+        Some((s, c)) => (s.to_string(), Some(c.to_string())),
+        None => (target.to_string(), None),
+    }
+}

@@ -1,0 +1,9 @@
+//! Reconciliation: a pure planner, and an executor that applies its plan.
+
+pub mod apply;
+pub mod drift;
+pub mod health;
+pub mod plan;
+
+pub use apply::{Executor, Outcome};
+pub use plan::{Action, ActionKind, Desired, Plan, PlanInput, plan};

@@ -1,0 +1,246 @@
+//! The planner: a pure function from what is wanted and what runs to the
+//! list of actions, each with its cause. No I/O here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::drift::{Drift, Want, drift, image_change};
+use crate::registry::DesiredState;
+use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, State};
+use crate::spec::hash::RuntimeSpec;
+use crate::spec::{ComponentSpec, instance_name};
+
+/// One declared component, as the planner needs it.
+#[derive(Debug, Clone)]
+pub struct Desired<'a> {
+    pub service: &'a str,
+    pub spec: &'a ComponentSpec,
+    pub desired: DesiredState,
+    pub spec_hash: String,
+    /// What was deployed last (from the registry), to name changed fields.
+    pub deployed: Option<RuntimeSpec>,
+    pub deployed_hash: Option<String>,
+    /// The image id just pulled (deploy), recorded with the outcome.
+    pub image_id: Option<String>,
+}
+
+impl Desired<'_> {
+    pub fn instance(&self) -> String {
+        instance_name(self.service, &self.spec.name)
+    }
+}
+
+pub struct PlanInput<'a> {
+    pub desired: Vec<Desired<'a>>,
+    /// Instance names the registry tracks without a declaration (adopted,
+    /// or services whose file is gone without --prune): never touched.
+    pub kept: BTreeSet<String>,
+    pub observed: &'a [Instance],
+    /// Services in scope; `None` means all, and enables adoption.
+    pub scope: Option<BTreeSet<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    Create,
+    Recreate,
+    Start,
+    Stop,
+    Remove,
+    /// Put back the previous instance of an interrupted replacement.
+    Restore,
+    Adopt,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Create => "create",
+            ActionKind::Recreate => "recreate",
+            ActionKind::Start => "start",
+            ActionKind::Stop => "stop",
+            ActionKind::Remove => "remove",
+            ActionKind::Restore => "restore",
+            ActionKind::Adopt => "adopt",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    pub action: ActionKind,
+    pub service: String,
+    pub component: String,
+    /// The container or VM acted on.
+    pub instance: String,
+    pub cause: String,
+    /// Index into `PlanInput::desired` for actions that need the spec.
+    #[serde(skip)]
+    pub desired: Option<usize>,
+    /// For adoption: the image and state the instance was found with.
+    #[serde(skip)]
+    pub image: Option<String>,
+    #[serde(skip)]
+    pub observed: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+}
+
+/// Splits an unlabelled `service-component` name at its first hyphen.
+pub fn split_instance_name(name: &str) -> (String, String) {
+    match name.split_once('-') {
+        Some((s, c)) if !s.is_empty() && !c.is_empty() => (s.to_string(), c.to_string()),
+        _ => (name.to_string(), "main".to_string()),
+    }
+}
+
+fn in_scope(scope: &Option<BTreeSet<String>>, service: &str) -> bool {
+    scope.as_ref().is_none_or(|s| s.contains(service))
+}
+
+pub fn plan(input: &PlanInput<'_>) -> Plan {
+    let by_name: BTreeMap<&str, &Instance> =
+        input.observed.iter().map(|i| (i.name.as_str(), i)).collect();
+    let mut actions = Vec::new();
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
+
+    for (index, d) in input.desired.iter().enumerate() {
+        if !in_scope(&input.scope, d.service) {
+            continue;
+        }
+        let name = d.instance();
+        let next = format!("{name}{NEXT_SUFFIX}");
+        let prev = format!("{name}{PREV_SUFFIX}");
+        claimed.extend([name.clone(), next.clone(), prev.clone()]);
+        let act = |action, instance: &str, cause: String| Action {
+            action,
+            service: d.service.to_string(),
+            component: d.spec.name.clone(),
+            instance: instance.to_string(),
+            cause,
+            desired: Some(index),
+            image: None,
+            observed: None,
+        };
+
+        if by_name.contains_key(next.as_str()) {
+            actions.push(act(ActionKind::Remove, &next, "leftover of an interrupted replacement".into()));
+        }
+        let mut current = by_name.get(name.as_str()).copied();
+        if let Some(previous) = by_name.get(prev.as_str()).copied() {
+            if current.is_some_and(|c| c.state == State::Running) {
+                actions.push(act(ActionKind::Remove, &prev, "replacement finished".into()));
+            } else {
+                actions.push(act(
+                    ActionKind::Restore,
+                    &name,
+                    "an interrupted replacement left the previous instance aside".into(),
+                ));
+                current = Some(previous);
+            }
+        }
+
+        let want = Want {
+            desired: d.desired,
+            image: &d.spec.image,
+            spec_hash: &d.spec_hash,
+            deployed_hash: d.deployed_hash.as_deref(),
+        };
+        let drifts = drift(&want, current);
+        let restored = actions.last().is_some_and(|a| a.action == ActionKind::Restore && a.instance == name);
+        if let Some(cause) = recreate_cause(d, &drifts) {
+            actions.push(act(ActionKind::Recreate, &name, cause));
+            continue;
+        }
+        for dr in &drifts {
+            match dr {
+                Drift::Missing => actions.push(act(ActionKind::Create, &name, "missing".into())),
+                Drift::Exited(_) | Drift::NotStarted if !restored => {
+                    actions.push(act(ActionKind::Start, &name, dr.reason()))
+                }
+                Drift::RunningButStopped => {
+                    actions.push(act(ActionKind::Stop, &name, "service is inactive".into()))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    for inst in input.observed {
+        if claimed.contains(&inst.name) || input.kept.contains(&inst.name) {
+            continue;
+        }
+        match inst.managed_identity() {
+            Some((service, component)) => {
+                if in_scope(&input.scope, service) {
+                    actions.push(Action {
+                        action: ActionKind::Remove,
+                        service: service.to_string(),
+                        component: component.to_string(),
+                        instance: inst.name.clone(),
+                        cause: "no longer declared".into(),
+                        desired: None,
+                        image: None,
+                        observed: None,
+                    });
+                }
+            }
+            None if input.scope.is_none() => {
+                let (service, component) = split_instance_name(&inst.name);
+                actions.push(Action {
+                    action: ActionKind::Adopt,
+                    service,
+                    component,
+                    instance: inst.name.clone(),
+                    cause: format!("untracked {} ({})", inst.runtime, inst.state.describe()),
+                    desired: None,
+                    image: Some(inst.image.clone()),
+                    observed: Some(inst.state.describe()),
+                });
+            }
+            None => {}
+        }
+    }
+    Plan { actions }
+}
+
+/// The cause of a needed replacement: the image first, then spec fields.
+fn recreate_cause(d: &Desired<'_>, drifts: &[Drift]) -> Option<String> {
+    let mut causes = Vec::new();
+    for dr in drifts {
+        match dr {
+            Drift::ImageChanged { from, to } => causes.push(format!("image {from} -> {to}")),
+            Drift::SpecChanged => {
+                let fields = d
+                    .deployed
+                    .as_ref()
+                    .map(|old| old.changed_fields(&RuntimeSpec::of(d.spec)))
+                    .unwrap_or_default();
+                if fields.is_empty() {
+                    causes.push("spec changed".to_string());
+                } else {
+                    causes.push(format!("spec changed: {}", fields.join(", ")));
+                }
+            }
+            _ => {}
+        }
+    }
+    (!causes.is_empty()).then(|| causes.join("; "))
+}
+
+/// The image part of a cause, for messages about deploys.
+pub fn describe_image_change(from: &str, to: &str) -> String {
+    let (f, t) = image_change(from, to);
+    format!("{f} -> {t}")
+}

@@ -1,0 +1,149 @@
+//! The one wrapper through which every external command runs: an argv
+//! (never a shell string), a timeout, and stderr carried into the error.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+
+/// An external tool at a resolved path.
+#[derive(Debug, Clone)]
+pub struct Tool {
+    pub name: &'static str,
+    pub path: PathBuf,
+    /// Print each command line on stderr before running it (`-v`).
+    pub trace: bool,
+}
+
+/// What a command printed, for callers that need both streams.
+#[derive(Debug)]
+pub struct Captured {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+}
+
+impl Tool {
+    /// Resolves `name` from a configured path or PATH. `needed_by` names what
+    /// needs it, so a missing tool is reported where it matters.
+    pub fn locate(name: &'static str, configured: Option<&Path>, needed_by: &str, trace: bool) -> anyhow::Result<Self> {
+        let path = match configured {
+            Some(p) if p.is_file() => p.to_path_buf(),
+            Some(p) => anyhow::bail!(
+                "{name} is configured at {} but that file does not exist (needed by {needed_by}); fix the path in mcp.toml",
+                p.display()
+            ),
+            None => which::which(name).map_err(|_| {
+                anyhow::anyhow!(
+                    "{name} was not found on PATH (needed by {needed_by}); install it or set its path in mcp.toml"
+                )
+            })?,
+        };
+        Ok(Tool { name, path, trace })
+    }
+
+    /// The command line as shown in traces and errors. Environment values
+    /// may be secrets, so only their keys are shown.
+    fn command_line(&self, args: &[OsString]) -> String {
+        let mut line = self.name.to_string();
+        let mut after_env_flag = false;
+        for a in args {
+            let a = a.to_string_lossy();
+            line.push(' ');
+            if after_env_flag {
+                let key = a.split_once('=').map_or(a.as_ref(), |(k, _)| k);
+                line.push_str(key);
+                line.push_str("=***");
+            } else {
+                line.push_str(&a);
+            }
+            after_env_flag = a == "--env" || a == "-e";
+        }
+        line
+    }
+
+    /// Runs to completion within `timeout`; returns stdout, or an error that
+    /// carries the command line, the exit status and stderr.
+    pub fn run<I, S>(&self, args: I, timeout: Duration) -> anyhow::Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let out = self.capture(&args, timeout)?;
+        match out.code {
+            Some(0) => Ok(out.stdout),
+            code => {
+                let status = code.map_or("was killed by a signal".to_string(), |c| format!("exited with {c}"));
+                let stderr = out.stderr.trim();
+                anyhow::bail!(
+                    "`{}` {status}{}{stderr}",
+                    self.command_line(&args),
+                    if stderr.is_empty() { "" } else { ": " }
+                )
+            }
+        }
+    }
+
+    /// Runs within `timeout` and returns both streams and the exit code,
+    /// whatever the exit code; only a failure to run or a timeout is an error.
+    pub fn capture(&self, args: &[OsString], timeout: Duration) -> anyhow::Result<Captured> {
+        let line = self.command_line(args);
+        if self.trace {
+            eprintln!("+ {line}");
+        }
+        let handle = duct::cmd(&self.path, args)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .start()
+            .with_context(|| format!("starting `{line}`"))?;
+        let output = match handle.wait_timeout(timeout).with_context(|| format!("waiting for `{line}`"))? {
+            Some(out) => out.clone(),
+            None => {
+                let _ = handle.kill();
+                anyhow::bail!(
+                    "`{line}` did not finish within {}s and was killed",
+                    timeout.as_secs()
+                );
+            }
+        };
+        Ok(Captured {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: output.status.code(),
+        })
+    }
+
+    /// Runs with stdout and stderr passed through (for `logs`), with no
+    /// timeout when `follow` is set, since following ends only on interrupt.
+    pub fn stream<I, S>(&self, args: I, timeout: Option<Duration>) -> anyhow::Result<i32>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let line = self.command_line(&args);
+        if self.trace {
+            eprintln!("+ {line}");
+        }
+        let handle = duct::cmd(&self.path, &args)
+            .stdin_null()
+            .unchecked()
+            .start()
+            .with_context(|| format!("starting `{line}`"))?;
+        let output = match timeout {
+            None => handle.wait().with_context(|| format!("waiting for `{line}`"))?,
+            Some(t) => match handle.wait_timeout(t)? {
+                Some(out) => out,
+                None => {
+                    let _ = handle.kill();
+                    anyhow::bail!("`{line}` did not finish within {}s and was killed", t.as_secs());
+                }
+            },
+        };
+        Ok(output.status.code().unwrap_or(1))
+    }
+}

@@ -1,0 +1,324 @@
+//! The podman runtime: containers named `<service>-<component>`, labelled
+//! with their identity and spec hash, observed with one `podman ps` call.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use super::exec::Tool;
+use super::*;
+use crate::cli::PullPolicy;
+use crate::spec::hash::HASH_VERSION;
+
+const QUICK: Duration = Duration::from_secs(60);
+/// Creating may pull an image first.
+const CREATE: Duration = Duration::from_secs(600);
+const PULL: Duration = Duration::from_secs(900);
+
+pub struct Podman {
+    tool: Tool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PsEntry {
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    image: String,
+    #[serde(rename = "ImageID", default)]
+    image_id: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    exit_code: i32,
+    #[serde(default)]
+    started_at: i64,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+fn parse_state(state: &str, exit_code: i32) -> State {
+    match state {
+        "running" => State::Running,
+        "exited" | "stopped" => State::Exited(exit_code),
+        "created" | "configured" | "initialized" => State::Created,
+        "paused" => State::Paused,
+        other => State::Other(other.to_string()),
+    }
+}
+
+/// Parses `podman ps -a --format json`.
+pub fn parse_ps(json: &str) -> anyhow::Result<Vec<Instance>> {
+    let entries: Vec<PsEntry> = if json.trim().is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_str(json).context("parsing `podman ps` output")?
+    };
+    Ok(entries
+        .into_iter()
+        .filter_map(|e| {
+            let name = e.names.into_iter().next()?;
+            Some(Instance {
+                name,
+                runtime: "container",
+                image: e.image,
+                image_id: e.image_id,
+                state: parse_state(&e.state, e.exit_code),
+                started_at: (e.started_at > 0).then_some(e.started_at),
+                labels: e.labels.unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+impl Podman {
+    pub fn new(tool: Tool) -> Self {
+        Podman { tool }
+    }
+
+    fn create_args(&self, req: &CreateRequest<'_>) -> Vec<OsString> {
+        let c = req.spec;
+        let mut a: Vec<OsString> = Vec::new();
+        let mut push = |s: String| a.push(s.into());
+        push("--name".into());
+        push(req.name.to_string());
+        for (k, v) in [
+            (LABEL_SERVICE, req.service),
+            (LABEL_COMPONENT, c.name.as_str()),
+            (LABEL_SPEC_HASH, req.spec_hash),
+            (LABEL_HASH_VERSION, &HASH_VERSION.to_string()),
+            (LABEL_IMAGE, c.image.as_str()),
+        ] {
+            push("--label".into());
+            push(format!("{k}={v}"));
+        }
+        push("--restart".into());
+        push(c.restart.as_str().into());
+        if let Some(n) = &c.network {
+            push("--network".into());
+            push(n.clone());
+        }
+        if let Some(u) = &c.user {
+            push("--user".into());
+            push(u.clone());
+        }
+        for p in &c.ports {
+            push("--publish".into());
+            push(p.to_string());
+        }
+        for v in &c.volumes {
+            push("--volume".into());
+            push(v.to_string());
+        }
+        for (k, v) in &c.env {
+            push("--env".into());
+            push(format!("{k}={v}"));
+        }
+        if let Some(m) = c.memory_mb {
+            push("--memory".into());
+            push(format!("{m}m"));
+        }
+        if let Some(n) = c.vcpus {
+            push("--cpus".into());
+            push(n.to_string());
+        }
+        push(c.image.clone());
+        if let Some(cmd) = &c.cmd {
+            for arg in cmd {
+                push(arg.clone());
+            }
+        }
+        a
+    }
+
+    /// `podman container inspect` of one container, as JSON.
+    pub fn inspect_container(&self, name: &str) -> anyhow::Result<serde_json::Value> {
+        let out = self
+            .tool
+            .run(["container", "inspect", name], QUICK)
+            .with_context(|| format!("inspecting container {name}"))?;
+        first_object(&out)
+    }
+
+    /// `podman image inspect` of one image, as JSON.
+    pub fn inspect_image(&self, image: &str) -> anyhow::Result<serde_json::Value> {
+        let out = self
+            .tool
+            .run(["image", "inspect", image], QUICK)
+            .with_context(|| format!("inspecting image {image}"))?;
+        first_object(&out)
+    }
+
+    fn run_create(&self, verb: &str, req: &CreateRequest<'_>) -> anyhow::Result<()> {
+        let mut args: Vec<OsString> = vec![verb.into()];
+        if verb == "run" {
+            args.push("--detach".into());
+        }
+        args.extend(self.create_args(req));
+        self.tool
+            .run(args, CREATE)
+            .with_context(|| format!("creating container {}", req.name))?;
+        Ok(())
+    }
+}
+
+impl Runtime for Podman {
+    fn list(&self) -> anyhow::Result<Vec<Instance>> {
+        let out = self
+            .tool
+            .run(["ps", "--all", "--format", "json"], QUICK)
+            .context("listing containers")?;
+        parse_ps(&out)
+    }
+
+    fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>> {
+        let present = || -> anyhow::Result<bool> {
+            let out = self
+                .tool
+                .capture(&["image".into(), "exists".into(), image.into()], QUICK)?;
+            Ok(out.code == Some(0))
+        };
+        let should_pull = match policy {
+            PullPolicy::Always => true,
+            PullPolicy::Missing => !present()?,
+            PullPolicy::Never => {
+                if !present()? {
+                    anyhow::bail!("image {image} is not present and --pull never forbids pulling it");
+                }
+                false
+            }
+        };
+        if should_pull {
+            let out = self
+                .tool
+                .run(["pull", "--quiet", image], PULL)
+                .with_context(|| format!("pulling {image}"))?;
+            return Ok(out.lines().last().map(|l| l.trim().to_string()));
+        }
+        let id = self
+            .tool
+            .run(["image", "inspect", "--format", "{{.Id}}", image], QUICK)
+            .with_context(|| format!("inspecting image {image}"))?;
+        Ok(Some(id.trim().to_string()))
+    }
+
+    fn ensure_network(&self, network: &str) -> anyhow::Result<()> {
+        let exists = self
+            .tool
+            .capture(&["network".into(), "exists".into(), network.into()], QUICK)?;
+        if exists.code != Some(0) {
+            self.tool
+                .run(["network", "create", network], QUICK)
+                .with_context(|| format!("creating network {network}"))?;
+        }
+        Ok(())
+    }
+
+    fn create(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
+        self.run_create("create", req)
+    }
+
+    fn run(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
+        self.run_create("run", req)
+    }
+
+    fn start(&self, name: &str) -> anyhow::Result<()> {
+        self.tool
+            .run(["start", name], QUICK)
+            .with_context(|| format!("starting container {name}"))?;
+        Ok(())
+    }
+
+    fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
+        let secs = timeout.as_secs().to_string();
+        self.tool
+            .run(["stop", "--time", &secs, name], timeout + QUICK)
+            .with_context(|| format!("stopping container {name}"))?;
+        Ok(())
+    }
+
+    fn remove(&self, name: &str) -> anyhow::Result<()> {
+        self.tool
+            .run(["rm", "--force", "--ignore", "--time", "10", name], QUICK)
+            .with_context(|| format!("removing container {name}"))?;
+        Ok(())
+    }
+
+    fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        self.tool
+            .run(["rename", from, to], QUICK)
+            .with_context(|| format!("renaming container {from} to {to}"))?;
+        Ok(())
+    }
+
+    fn state(&self, name: &str) -> anyhow::Result<Option<State>> {
+        let out = self.tool.capture(
+            &[
+                "container".into(),
+                "inspect".into(),
+                "--format".into(),
+                "{{.State.Status}} {{.State.ExitCode}}".into(),
+                name.into(),
+            ],
+            QUICK,
+        )?;
+        if out.code != Some(0) {
+            return Ok(None);
+        }
+        let mut parts = out.stdout.split_whitespace();
+        let status = parts.next().unwrap_or_default();
+        let code = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        Ok(Some(parse_state(status, code)))
+    }
+
+    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
+        let mut args: Vec<OsString> = vec!["logs".into()];
+        if opts.follow {
+            args.push("--follow".into());
+        }
+        if let Some(n) = opts.tail {
+            args.push("--tail".into());
+            args.push(n.to_string().into());
+        }
+        if let Some(s) = &opts.since {
+            args.push("--since".into());
+            args.push(s.into());
+        }
+        args.push(name.into());
+        let timeout = (!opts.follow).then_some(QUICK);
+        self.tool.stream(args, timeout)
+    }
+}
+
+fn first_object(json: &str) -> anyhow::Result<serde_json::Value> {
+    let value: serde_json::Value = serde_json::from_str(json).context("parsing podman inspect output")?;
+    value
+        .as_array()
+        .and_then(|a| a.first())
+        .cloned()
+        .context("podman inspect returned nothing")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ps_json() {
+        let json = r#"[{"Names":["web-api"],"Image":"r:5000/web:v1","ImageID":"abc",
+            "State":"exited","ExitCode":137,"StartedAt":1700000000,
+            "Labels":{"mcp.service":"web","mcp.component":"api"}},
+            {"Names":["x"],"State":"running","Labels":null}]"#;
+        let list = parse_ps(json).unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].state, State::Exited(137));
+        assert_eq!(list[0].managed_identity(), Some(("web", "api")));
+        assert_eq!(list[1].state, State::Running);
+        assert!(list[1].labels.is_empty());
+        assert!(parse_ps("").unwrap().is_empty());
+    }
+}
