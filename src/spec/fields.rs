@@ -21,27 +21,52 @@ pub fn is_service_name(s: &str) -> bool {
 
 /// `[a-z0-9][a-z0-9_-]{0,62}`
 pub fn is_component_name(s: &str) -> bool {
-    name_like(s, 63, lower_alnum, |c| lower_alnum(c) || c == '_' || c == '-')
+    name_like(s, 63, lower_alnum, |c| {
+        lower_alnum(c) || c == '_' || c == '-'
+    })
 }
 
 pub fn is_network_name(s: &str) -> bool {
-    name_like(s, 63, |c| c.is_ascii_alphanumeric(), |c| {
-        c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
-    })
+    name_like(
+        s,
+        63,
+        |c| c.is_ascii_alphanumeric(),
+        |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'),
+    )
 }
 
+/// Names podman reads as a network mode rather than a network to join or create.
+/// (podman refuses to create networks with these names).
+pub const NETWORK_MODES: &[&str] = &[
+    "none",
+    "host",
+    "bridge",
+    "private",
+    "slirp4netns",
+    "pasta",
+    "container",
+    "ns",
+    "default",
+];
+
 pub fn is_env_key(s: &str) -> bool {
-    name_like(s, 255, |c| c.is_ascii_alphabetic() || c == '_', |c| {
-        c.is_ascii_alphanumeric() || c == '_'
-    })
+    name_like(
+        s,
+        255,
+        |c| c.is_ascii_alphabetic() || c == '_',
+        |c| c.is_ascii_alphanumeric() || c == '_',
+    )
 }
 
 /// `uid[:gid]` or `name[:group]`.
 pub fn is_user(s: &str) -> bool {
     let part = |p: &str| {
-        name_like(p, 32, |c| lower_alnum(c) || c == '_', |c| {
-            lower_alnum(c) || matches!(c, '_' | '.' | '-')
-        })
+        name_like(
+            p,
+            32,
+            |c| lower_alnum(c) || c == '_',
+            |c| lower_alnum(c) || matches!(c, '_' | '.' | '-'),
+        )
     };
     match s.split_once(':') {
         Some((u, g)) => part(u) && part(g),
@@ -82,7 +107,13 @@ pub fn check_image(image: &str) -> Result<(), String> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@')))
     {
-        return Err(format!("`{}` is not allowed in an image reference", c.escape_default()));
+        return Err(format!(
+            "the character '{}' is not allowed in an image reference",
+            c.escape_default()
+        ));
+    }
+    if image.starts_with('-') {
+        return Err("it starts with `-`, which podman would read as an option".into());
     }
     let (name, digest) = match image.split_once('@') {
         Some((n, d)) => (n, Some(d)),
@@ -92,15 +123,25 @@ pub fn check_image(image: &str) -> Result<(), String> {
         let hex = d
             .strip_prefix("sha256:")
             .ok_or("the digest must start with sha256:")?;
-        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+        if hex.len() != 64
+            || !hex
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
             return Err("the digest must be sha256: followed by 64 lower-case hex digits".into());
         }
     }
     let (repo, tag) = split_tag(name);
     if let Some(tag) = tag {
-        let ok = name_like(tag, 128, |c| c.is_ascii_alphanumeric() || c == '_', |c| {
-            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
-        });
+        if tag.is_empty() {
+            return Err("the tag after `:` is empty".into());
+        }
+        let ok = name_like(
+            tag,
+            128,
+            |c| c.is_ascii_alphanumeric() || c == '_',
+            |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'),
+        );
         if !ok {
             return Err(format!("tag `{tag}` is not valid"));
         }
@@ -108,7 +149,9 @@ pub fn check_image(image: &str) -> Result<(), String> {
     let mut parts: Vec<&str> = repo.split('/').collect();
     if parts.len() > 1 && looks_like_host(parts[0]) {
         let host = parts.remove(0);
-        let (h, port) = host.split_once(':').map_or((host, None), |(h, p)| (h, Some(p)));
+        let (h, port) = host
+            .split_once(':')
+            .map_or((host, None), |(h, p)| (h, Some(p)));
         if h.is_empty() || port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
             return Err(format!("registry `{host}` is not valid"));
         }
@@ -117,7 +160,9 @@ pub fn check_image(image: &str) -> Result<(), String> {
         let ok = !part.is_empty()
             && part.starts_with(lower_alnum)
             && part.ends_with(lower_alnum)
-            && part.chars().all(|c| lower_alnum(c) || matches!(c, '.' | '_' | '-'));
+            && part
+                .chars()
+                .all(|c| lower_alnum(c) || matches!(c, '.' | '_' | '-'));
         if !ok {
             return Err(format!(
                 "path component `{part}` must be lower-case letters, digits and . _ -"
@@ -177,12 +222,14 @@ pub fn parse_port(text: &str) -> Result<PortSpec, String> {
             _ => return Err("too many `:` separators".into()),
         }
     };
-    if let Some(ip) = host_ip {
-        if ip.parse::<IpAddr>().is_err() {
-            return Err(format!("`{ip}` is not an IP address"));
-        }
+    if let Some(ip) = host_ip
+        && ip.parse::<IpAddr>().is_err()
+    {
+        return Err(format!("`{ip}` is not an IP address"));
     }
-    let (host, container) = rest.split_once(':').ok_or("expected hostPort:containerPort")?;
+    let (host, container) = rest
+        .split_once(':')
+        .ok_or("expected hostPort:containerPort")?;
     if host.contains('-') || container.contains('-') {
         return Err("port ranges are not supported; publish each port separately".into());
     }
@@ -201,8 +248,8 @@ pub fn parse_port(text: &str) -> Result<PortSpec, String> {
 }
 
 const VOLUME_OPTIONS: &[&str] = &[
-    "ro", "rw", "z", "Z", "U", "O", "shared", "rshared", "slave", "rslave", "private",
-    "rprivate", "nocopy", "copy", "exec", "noexec", "suid", "nosuid", "dev", "nodev",
+    "ro", "rw", "z", "Z", "U", "O", "shared", "rshared", "slave", "rslave", "private", "rprivate",
+    "nocopy", "copy", "exec", "noexec", "suid", "nosuid", "dev", "nodev",
 ];
 
 /// Parses podman's `-v` syntax: `/host/path:/container/path[:opt,...]` or a
@@ -222,9 +269,13 @@ pub fn parse_volume(text: &str) -> Result<VolumeSpec, String> {
             return Err("the host path must not contain `..`".into());
         }
     } else if source.contains('/') || source.starts_with('.') || source.starts_with('~') {
-        return Err(format!("host path `{source}` is relative; use an absolute path"));
+        return Err(format!(
+            "host path `{source}` is relative; use an absolute path"
+        ));
     } else if !is_network_name(source) {
-        return Err(format!("`{source}` is neither an absolute path nor a volume name"));
+        return Err(format!(
+            "`{source}` is neither an absolute path nor a volume name"
+        ));
     }
     if !target.starts_with('/') {
         return Err(format!("container path `{target}` must be absolute"));
@@ -250,8 +301,19 @@ pub fn check_http_url(url: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or("only http:// URLs are probed")?;
+    if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "the character '{}' is not allowed in a URL",
+            c.escape_default()
+        ));
+    }
     let host_port = rest.split('/').next().unwrap_or_default();
-    let (_, port) = host_port.rsplit_once(':').ok_or("the URL needs an explicit port")?;
+    let (host, port) = host_port
+        .rsplit_once(':')
+        .ok_or("the URL needs an explicit port")?;
+    if host.is_empty() {
+        return Err("the URL has no host".into());
+    }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(()),
         _ => Err(format!("port `{port}` is not valid")),
@@ -284,8 +346,31 @@ mod tests {
         ] {
             assert_eq!(check_image(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "a b", "a$(touch x)", "UPPER/app", "app:", "-rm", "a;b", "app:v1 "] {
+        for bad in [
+            "",
+            "a b",
+            "a$(touch x)",
+            "UPPER/app",
+            "app:",
+            "-rm",
+            "a;b",
+            "app:v1 ",
+        ] {
             assert!(check_image(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn health_urls() {
+        assert_eq!(check_http_url("http://127.0.0.1:8080/healthz"), Ok(()));
+        for bad in [
+            "https://a:1/",
+            "http://a/",
+            "http://:80/",
+            "http://a:80/x y",
+            "http://a:0/",
+        ] {
+            assert!(check_http_url(bad).is_err(), "{bad}");
         }
     }
 
@@ -293,7 +378,10 @@ mod tests {
     fn versions() {
         assert_eq!(image_version("registry:5000/app:v2"), "v2");
         assert_eq!(image_version("registry:5000/app"), "latest");
-        assert_eq!(image_version("app@sha256:abcdef0123456789ff"), "sha256:abcdef012345");
+        assert_eq!(
+            image_version("app@sha256:abcdef0123456789ff"),
+            "sha256:abcdef012345"
+        );
     }
 
     #[test]
@@ -304,8 +392,19 @@ mod tests {
         assert_eq!(p.to_string(), "127.0.0.1:8080:80");
         let p = parse_port("8443:443/udp").unwrap();
         assert_eq!(p.protocol, Protocol::Udp);
-        assert_eq!(parse_port("[::1]:80:80").unwrap().to_string(), "[::1]:80:80");
-        for bad in ["80", "0:80", "70000:80", "a:80", "1.2.3:80:80", "80:80/sctp", "8000-8010:80"] {
+        assert_eq!(
+            parse_port("[::1]:80:80").unwrap().to_string(),
+            "[::1]:80:80"
+        );
+        for bad in [
+            "80",
+            "0:80",
+            "70000:80",
+            "a:80",
+            "1.2.3:80:80",
+            "80:80/sctp",
+            "8000-8010:80",
+        ] {
             assert!(parse_port(bad).is_err(), "{bad}");
         }
     }
@@ -314,7 +413,14 @@ mod tests {
     fn volumes() {
         assert!(parse_volume("/srv/web:/srv/web:ro").is_ok());
         assert!(parse_volume("data:/var/lib/data").is_ok());
-        for bad in ["./data:/d", "data/x:/d", "/a:rel", "/a", "/a:/b:bogus", "/a/../etc:/b"] {
+        for bad in [
+            "./data:/d",
+            "data/x:/d",
+            "/a:rel",
+            "/a",
+            "/a:/b:bogus",
+            "/a/../etc:/b",
+        ] {
             assert!(parse_volume(bad).is_err(), "{bad}");
         }
     }

@@ -21,11 +21,11 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<ServiceSpec>> {
     let mut diagnostics = Vec::new();
     let mut parsed = Vec::new();
     for file in &files {
-        match read_file(dir, file) {
-            Ok(Some(p)) => parsed.push(p),
-            Ok(None) => {}
-            Err(d) => diagnostics.extend(d),
-        }
+        // A file with errors still takes part in the cross-file checks (with the
+        // components that could be read), so that every problem is reported at once.
+        let (p, d) = read_file(dir, file);
+        parsed.extend(p);
+        diagnostics.extend(d);
     }
     diagnostics.extend(cross_file_checks(&parsed));
     if diagnostics.is_empty() {
@@ -53,7 +53,8 @@ fn service_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     };
     let mut files = Vec::new();
     for entry in entries {
-        let entry = entry.with_context(|| format!("reading services directory {}", dir.display()))?;
+        let entry =
+            entry.with_context(|| format!("reading services directory {}", dir.display()))?;
         let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
@@ -66,7 +67,25 @@ fn service_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn read_file(dir: &Path, file: &Path) -> Result<Option<ParsedService>, Vec<Diagnostic>> {
+/// Reads one file: what could be parsed, and every diagnostic found in it.
+fn read_file(dir: &Path, file: &Path) -> (Option<ParsedService>, Vec<Diagnostic>) {
+    match read_source(dir, file) {
+        Ok(source) => {
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut reader = FileReader::new(file, &source);
+            let parsed = reader.read_service(&stem);
+            (parsed, reader.diagnostics)
+        }
+        Err(d) => (None, d),
+    }
+}
+
+/// The file's text, after the checks that come before parsing: a regular file
+/// inside the services directory, not too large, valid UTF-8.
+fn read_source(dir: &Path, file: &Path) -> Result<String, Vec<Diagnostic>> {
     let at_start = |message: String, hint: &str| {
         vec![Diagnostic {
             file: file.to_path_buf(),
@@ -76,33 +95,66 @@ fn read_file(dir: &Path, file: &Path) -> Result<Option<ParsedService>, Vec<Diagn
             hint: Some(hint.to_string()),
         }]
     };
-    let meta = fs::symlink_metadata(file)
-        .map_err(|e| at_start(format!("cannot read file: {e}"), "check the file's permissions"))?;
+    let meta = fs::symlink_metadata(file).map_err(|e| {
+        at_start(
+            format!("cannot read file: {e}"),
+            "check the file's permissions",
+        )
+    })?;
     if meta.file_type().is_symlink() {
         let target = fs::canonicalize(file).map_err(|e| {
-            at_start(format!("broken symlink: {e}"), "remove the link or restore its target")
+            let to = fs::read_link(file)
+                .map(|t| format!(" to {}", t.display()))
+                .unwrap_or_default();
+            at_start(
+                format!("broken symlink{to}: {e}"),
+                "remove the link or restore its target",
+            )
         })?;
         let root = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         if !target.starts_with(&root) {
             return Err(at_start(
-                format!("symlink points outside the services directory, to {}", target.display()),
+                format!(
+                    "symlink points outside the services directory, to {}",
+                    target.display()
+                ),
                 "copy the file into the services directory instead of linking to it",
             ));
         }
     }
-    let meta = fs::metadata(file)
-        .map_err(|e| at_start(format!("cannot read file: {e}"), "check the file's permissions"))?;
+    let meta = fs::metadata(file).map_err(|e| {
+        at_start(
+            format!("cannot read file: {e}"),
+            "check the file's permissions",
+        )
+    })?;
+    if meta.is_dir() {
+        return Err(at_start(
+            "this is a directory, not a service file".into(),
+            "move or rename it: every *.toml entry of the services directory must be a service file",
+        ));
+    }
     if !meta.is_file() {
-        return Err(at_start("not a regular file".into(), "remove it from the services directory"));
+        return Err(at_start(
+            "not a regular file".into(),
+            "remove it from the services directory",
+        ));
     }
     if meta.len() > MAX_FILE_BYTES {
         return Err(at_start(
-            format!("file is {} bytes, over the limit of {MAX_FILE_BYTES}", meta.len()),
+            format!(
+                "file is {} bytes, over the limit of {MAX_FILE_BYTES}",
+                meta.len()
+            ),
             "a service file should be a few kilobytes; split or trim it",
         ));
     }
-    let bytes = fs::read(file)
-        .map_err(|e| at_start(format!("cannot read file: {e}"), "check the file's permissions"))?;
+    let bytes = fs::read(file).map_err(|e| {
+        at_start(
+            format!("cannot read file: {e}"),
+            "check the file's permissions",
+        )
+    })?;
     let source = match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => {
@@ -118,17 +170,7 @@ fn read_file(dir: &Path, file: &Path) -> Result<Option<ParsedService>, Vec<Diagn
             }]);
         }
     };
-    let stem = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut reader = FileReader::new(file, &source);
-    let parsed = reader.read_service(&stem);
-    if reader.diagnostics.is_empty() {
-        Ok(parsed)
-    } else {
-        Err(reader.diagnostics)
-    }
+    Ok(source)
 }
 
 /// Checks that need every service at once: duplicate names and host port clashes.
@@ -141,33 +183,45 @@ fn cross_file_checks(parsed: &[ParsedService]) -> Vec<Diagnostic> {
                 file: p.spec.file.clone(),
                 line: 1,
                 col: 1,
-                message: format!("duplicate service `{}`, also defined in {}", p.spec.name, first.display()),
+                message: format!(
+                    "duplicate service `{}`, also defined in {}",
+                    p.spec.name,
+                    first.display()
+                ),
                 hint: Some("each service must be defined in exactly one file".into()),
             });
         }
     }
-    let mut published: Vec<(&PortSpec, String, &Path)> = Vec::new();
+    // (port, owner, file, line, col) of every publication seen so far.
+    let mut published: Vec<(&PortSpec, String, &Path, usize, usize)> = Vec::new();
     for p in parsed {
         for (ci, c) in p.spec.components.iter().enumerate() {
             for (pi, port) in c.ports.iter().enumerate() {
                 let owner = format!("{}/{}", p.spec.name, c.name);
-                if let Some((_, other, other_file)) =
-                    published.iter().find(|(q, _, _)| ports_clash(q, port))
+                let (line, col) = p.port_positions.get(&(ci, pi)).copied().unwrap_or((1, 1));
+                if let Some((q, other, other_file, l, c)) =
+                    published.iter().find(|(q, ..)| ports_clash(q, port))
                 {
-                    let (line, col) = p.port_positions.get(&(ci, pi)).copied().unwrap_or((1, 1));
+                    let other = if *other == owner {
+                        "the same component".to_string()
+                    } else {
+                        other.clone()
+                    };
                     out.push(Diagnostic {
                         file: p.spec.file.clone(),
                         line,
                         col,
                         message: format!(
-                            "host port {} of {owner} is already published by {other} ({})",
+                            "host port {} of {owner} is already published by {other} (`{q}` at {}:{l}:{c})",
                             port.host_port,
                             other_file.display()
                         ),
-                        hint: Some("publish each host port from one component only".into()),
+                        hint: Some(
+                            "publish each host port once; a port without an IP (or with 0.0.0.0 or ::) takes every address".into(),
+                        ),
                     });
                 }
-                published.push((port, owner, &p.spec.file));
+                published.push((port, owner, &p.spec.file, line, col));
             }
         }
     }
@@ -177,10 +231,7 @@ fn cross_file_checks(parsed: &[ParsedService]) -> Vec<Diagnostic> {
 /// Two publications clash when protocol and port match and their addresses
 /// overlap (an unspecified or wildcard address overlaps every address).
 fn ports_clash(a: &PortSpec, b: &PortSpec) -> bool {
-    let wildcard = |ip: &Option<String>| {
-        ip.as_deref()
-            .is_none_or(|s| s == "0.0.0.0" || s == "::")
-    };
+    let wildcard = |ip: &Option<String>| ip.as_deref().is_none_or(|s| s == "0.0.0.0" || s == "::");
     a.protocol == b.protocol
         && a.host_port == b.host_port
         && (wildcard(&a.host_ip) || wildcard(&b.host_ip) || a.host_ip == b.host_ip)

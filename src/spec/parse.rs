@@ -15,8 +15,20 @@ use super::model::*;
 
 const SERVICE_KEYS: &[&str] = &["name", "active", "comment", "components"];
 const COMPONENT_KEYS: &[&str] = &[
-    "name", "image", "runtime", "network", "user", "restart", "ports", "volumes", "cmd", "env",
-    "memory_mb", "vcpus", "health", "routes",
+    "name",
+    "image",
+    "runtime",
+    "network",
+    "user",
+    "restart",
+    "ports",
+    "volumes",
+    "cmd",
+    "env",
+    "memory_mb",
+    "vcpus",
+    "health",
+    "routes",
 ];
 const HEALTH_KEYS: &[&str] = &["tcp", "http", "timeout"];
 const ROUTE_KEYS: &[&str] = &["name", "port", "mode", "hostname"];
@@ -70,15 +82,20 @@ impl<'a> FileReader<'a> {
             Ok(t) => t.into_inner(),
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
-                let msg = first_line(e.message());
-                self.hint(
-                    span,
-                    format!("invalid TOML: {msg}"),
-                    "fix the TOML syntax at this position",
-                );
+                let (message, hint) =
+                    toml_error(first_line(e.message()), self.source.get(span.clone()));
+                self.hint(span, message, hint);
                 return None;
             }
         };
+        if self.source.trim().is_empty() {
+            self.hint(
+                0..0,
+                "the file is empty",
+                "define the service with at least one [[components]] table (name and image), or remove the file",
+            );
+            return None;
+        }
         self.check_keys(&table, SERVICE_KEYS, "service");
 
         if !fields::is_service_name(stem) {
@@ -89,17 +106,17 @@ impl<'a> FileReader<'a> {
             );
         }
         let mut name = stem.to_string();
-        if let Some(v) = table.get("name") {
-            if let Some(given) = self.string(v, "name") {
-                if given != stem {
-                    self.hint(
-                        v.span(),
-                        format!("name `{given}` differs from the file name `{stem}.toml`"),
-                        format!("remove `name` or rename the file to `{given}.toml`"),
-                    );
-                }
-                name = given;
+        if let Some(v) = table.get("name")
+            && let Some(given) = self.string(v, "name")
+        {
+            if given != stem {
+                self.hint(
+                    v.span(),
+                    format!("name `{given}` differs from the file name `{stem}.toml`"),
+                    format!("remove `name` or rename the file to `{given}.toml`"),
+                );
             }
+            name = given;
         }
         let active = table
             .get("active")
@@ -109,10 +126,14 @@ impl<'a> FileReader<'a> {
             .get("comment")
             .and_then(|v| self.string(v, "comment"))
             .unwrap_or_default();
-        if comment.len() > 4096 {
-            if let Some(v) = table.get("comment") {
-                self.hint(v.span(), "comment is longer than 4096 bytes", "shorten it");
-            }
+        if comment.len() > 4096
+            && let Some(v) = table.get("comment")
+        {
+            self.hint(
+                v.span(),
+                "comment is longer than 4096 bytes",
+                "shorten it to at most 4096 bytes",
+            );
         }
 
         let mut components = Vec::new();
@@ -167,17 +188,29 @@ impl<'a> FileReader<'a> {
         })
     }
 
-    fn check_keys(&mut self, table: &DeTable<'_>, allowed: &[&str], what: &str) {
+    /// Reports unknown keys; returns the known keys suggested for misspellings,
+    /// so that "missing key" errors for them are not reported twice.
+    fn check_keys<'k>(
+        &mut self,
+        table: &DeTable<'_>,
+        allowed: &[&'k str],
+        what: &str,
+    ) -> Vec<&'k str> {
+        let mut suggested = Vec::new();
         for key in table.keys() {
             if !allowed.contains(&key.get_ref().as_ref()) {
                 let k = key.get_ref().to_string();
                 let hint = match suggest(&k, allowed) {
-                    Some(s) => format!("did you mean `{s}`?"),
+                    Some(s) => {
+                        suggested.push(s);
+                        format!("did you mean `{s}`?")
+                    }
                     None => format!("known keys: {}", allowed.join(", ")),
                 };
                 self.hint(key.span(), format!("unknown key `{k}` in {what}"), hint);
             }
         }
+        suggested
     }
 
     fn component(&mut self, item: &Val<'_>) -> Option<(ComponentSpec, Vec<(usize, usize)>)> {
@@ -189,14 +222,16 @@ impl<'a> FileReader<'a> {
             );
             return None;
         };
-        self.check_keys(t, COMPONENT_KEYS, "component");
+        let misspelt = self.check_keys(t, COMPONENT_KEYS, "component");
         let name = match t.get("name") {
             None => {
-                self.hint(
-                    item.span(),
-                    "component has no `name`",
-                    "add name = \"...\" matching [a-z0-9][a-z0-9_-]{0,62}",
-                );
+                if !misspelt.contains(&"name") {
+                    self.hint(
+                        item.span(),
+                        "component has no `name`",
+                        "add name = \"...\" matching [a-z0-9][a-z0-9_-]{0,62}",
+                    );
+                }
                 None
             }
             Some(v) => self.string(v, "name").and_then(|n| {
@@ -214,15 +249,21 @@ impl<'a> FileReader<'a> {
         };
         let image = match t.get("image") {
             None => {
-                self.hint(
-                    item.span(),
-                    "component has no `image`",
-                    "add image = \"registry:5000/name:tag\"",
-                );
+                if !misspelt.contains(&"image") {
+                    self.hint(
+                        item.span(),
+                        "component has no `image`",
+                        "add image = \"registry:5000/name:tag\"",
+                    );
+                }
                 None
             }
             Some(v) => self.string(v, "image").and_then(|i| match fields::check_image(&i) {
                 Ok(()) => Some(i),
+                Err(_) if i.is_empty() => {
+                    self.hint(v.span(), "`image` is empty", "name the image to run, e.g. image = \"registry.example:5000/app:v1\"");
+                    None
+                }
                 Err(why) => {
                     self.hint(
                         v.span(),
@@ -254,6 +295,14 @@ impl<'a> FileReader<'a> {
                     v.span(),
                     format!("invalid network name `{}`", fields::shown(&n)),
                     "network names match [a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}",
+                );
+                return None;
+            }
+            if fields::NETWORK_MODES.contains(&n.as_str()) {
+                self.hint(
+                    v.span(),
+                    format!("`{n}` is a podman network mode, not a network name"),
+                    "name a network for mcp to create, e.g. network = \"mcpnet\", or remove `network` to use podman's default",
                 );
                 return None;
             }
@@ -331,6 +380,15 @@ impl<'a> FileReader<'a> {
             }
             for item in self.string_array(v, "volumes") {
                 match fields::parse_volume(item.get_ref()) {
+                    Ok(vol) if volumes.iter().any(|o: &VolumeSpec| o.target == vol.target) => self
+                        .hint(
+                            item.span(),
+                            format!(
+                                "container path `{}` is mounted twice",
+                                fields::shown(&vol.target)
+                            ),
+                            "mount each container path once; remove one of the volumes",
+                        ),
                     Ok(vol) => volumes.push(vol),
                     Err(why) => self.hint(
                         item.span(),
@@ -345,7 +403,10 @@ impl<'a> FileReader<'a> {
                 self.hint(
                     v.span(),
                     "`cmd` must be an array of strings",
-                    format!("write it as an argv list, e.g. cmd = [\"{}\"]", fields::shown(s)),
+                    format!(
+                        "write it as an argv list, e.g. cmd = [\"{}\"]",
+                        fields::shown(s)
+                    ),
                 );
                 return Vec::new();
             }
@@ -362,10 +423,10 @@ impl<'a> FileReader<'a> {
         let env = t.get("env").map(|v| self.env(v)).unwrap_or_default();
         let memory_mb = t
             .get("memory_mb")
-            .and_then(|v| self.bounded_int(v, "memory_mb", 16, 1 << 20, "MiB"));
+            .and_then(|v| self.bounded_int(v, "memory_mb", 16, 1 << 20, "a number of MiB"));
         let vcpus = t
             .get("vcpus")
-            .and_then(|v| self.bounded_int(v, "vcpus", 1, 256, "vCPUs"));
+            .and_then(|v| self.bounded_int(v, "vcpus", 1, 256, "a number of vCPUs"));
         let health = t.get("health").and_then(|v| self.health(v));
         let routes = t.get("routes").map(|v| self.routes(v)).unwrap_or_default();
 
@@ -405,7 +466,10 @@ impl<'a> FileReader<'a> {
             if !fields::is_env_key(&key) {
                 self.hint(
                     k.span(),
-                    format!("invalid environment variable name `{}`", fields::shown(&key)),
+                    format!(
+                        "invalid environment variable name `{}`",
+                        fields::shown(&key)
+                    ),
                     "names match [A-Za-z_][A-Za-z0-9_]*",
                 );
                 continue;
@@ -443,7 +507,7 @@ impl<'a> FileReader<'a> {
         self.check_keys(t, HEALTH_KEYS, "health");
         let tcp = t
             .get("tcp")
-            .and_then(|p| self.bounded_int(p, "health.tcp", 1, 65535, "port"));
+            .and_then(|p| self.bounded_int(p, "health.tcp", 1, 65535, "a port number"));
         let http = t.get("http").and_then(|u| {
             let url = self.string(u, "health.http")?;
             match fields::check_http_url(&url) {
@@ -472,7 +536,11 @@ impl<'a> FileReader<'a> {
                     }
                     Ok(d) => d,
                     Err(why) => {
-                        self.hint(tv.span(), format!("invalid health timeout: {why}"), "write e.g. timeout = \"30s\"");
+                        self.hint(
+                            tv.span(),
+                            format!("invalid health timeout: {why}"),
+                            "write e.g. timeout = \"30s\"",
+                        );
                         DEFAULT_HEALTH_TIMEOUT
                     }
                 },
@@ -516,28 +584,50 @@ impl<'a> FileReader<'a> {
         let mut routes: Vec<Route> = Vec::new();
         for item in items {
             let DeValue::Table(t) = item.get_ref() else {
-                self.hint(item.span(), "each route must be a table", "write [[components.routes]]");
+                self.hint(
+                    item.span(),
+                    "each route must be a table",
+                    "write [[components.routes]]",
+                );
                 continue;
             };
-            self.check_keys(t, ROUTE_KEYS, "route");
-            let name = t
-                .get("name")
-                .and_then(|n| self.string(n, "routes.name"))
-                .unwrap_or_else(|| "default".to_string());
+            let misspelt = self.check_keys(t, ROUTE_KEYS, "route");
+            let name = match t.get("name") {
+                None => Some("default".to_string()),
+                Some(n) => self.string(n, "routes.name").and_then(|s| {
+                    if fields::is_component_name(&s) {
+                        Some(s)
+                    } else {
+                        self.hint(
+                            n.span(),
+                            format!("invalid route name `{}`", fields::shown(&s)),
+                            "route names match [a-z0-9][a-z0-9_-]{0,62}",
+                        );
+                        None
+                    }
+                }),
+            };
             let port = match t.get("port") {
-                Some(p) => self.bounded_int(p, "routes.port", 1, 65535, "port"),
+                Some(p) => self.bounded_int(p, "routes.port", 1, 65535, "a port number"),
                 None => {
-                    self.hint(item.span(), "route has no `port`", "add port = PORT");
+                    if !misspelt.contains(&"port") {
+                        self.hint(item.span(), "route has no `port`", "add port = PORT");
+                    }
                     None
                 }
             };
+
             let mode = match t.get("mode") {
                 None => Some("l4".to_string()),
                 Some(m) => self.string(m, "routes.mode").and_then(|s| {
                     if s == "l4" || s == "l7" {
                         Some(s)
                     } else {
-                        self.hint(m.span(), format!("unknown route mode `{}`", fields::shown(&s)), "use \"l4\" or \"l7\"");
+                        self.hint(
+                            m.span(),
+                            format!("unknown route mode `{}`", fields::shown(&s)),
+                            "use \"l4\" or \"l7\"",
+                        );
                         None
                     }
                 }),
@@ -547,15 +637,25 @@ impl<'a> FileReader<'a> {
                 if fields::is_hostname(&s) {
                     Some(s)
                 } else {
-                    self.hint(h.span(), format!("invalid hostname `{}`", fields::shown(&s)), "use a DNS name like web.example.com");
+                    self.hint(
+                        h.span(),
+                        format!("invalid hostname `{}`", fields::shown(&s)),
+                        "use a DNS name like web.example.com",
+                    );
                     None
                 }
             });
-            if routes.iter().any(|r| r.name == name) {
-                self.hint(item.span(), format!("duplicate route name `{name}`"), "give each route its own name");
+            if let Some(name) = &name
+                && routes.iter().any(|r| &r.name == name)
+            {
+                self.hint(
+                    item.span(),
+                    format!("duplicate route name `{name}`"),
+                    "give each route its own name (a route without `name` is called `default`)",
+                );
                 continue;
             }
-            if let (Some(port), Some(mode)) = (port, mode) {
+            if let (Some(name), Some(port), Some(mode)) = (name, port, mode) {
                 routes.push(Route {
                     name,
                     port: port as u16,
@@ -595,12 +695,23 @@ impl<'a> FileReader<'a> {
         }
     }
 
-    fn bounded_int(&mut self, v: &Val<'_>, key: &str, min: i64, max: i64, unit: &str) -> Option<u32> {
+    /// An integer in `min..=max`; `what` describes it for hints ("a number of MiB").
+    fn bounded_int(
+        &mut self,
+        v: &Val<'_>,
+        key: &str,
+        min: i64,
+        max: i64,
+        what: &str,
+    ) -> Option<u32> {
         let DeValue::Integer(i) = v.get_ref() else {
             self.hint(
                 v.span(),
-                format!("`{key}` must be an integer, found {}", type_name(v.get_ref())),
-                format!("write a number of {unit} between {min} and {max}, without quotes"),
+                format!(
+                    "`{key}` must be an integer, found {}",
+                    type_name(v.get_ref())
+                ),
+                format!("write {what} between {min} and {max}, without quotes"),
             );
             return None;
         };
@@ -613,14 +724,16 @@ impl<'a> FileReader<'a> {
             .trim_start_matches("0x")
             .trim_start_matches("0o")
             .trim_start_matches("0b");
-        let value = i64::from_str_radix(digits, i.radix()).ok().map(|n| if neg { -n } else { n });
+        let value = i64::from_str_radix(digits, i.radix())
+            .ok()
+            .map(|n| if neg { -n } else { n });
         match value {
             Some(n) if (min..=max).contains(&n) => u32::try_from(n).ok(),
             _ => {
                 self.hint(
                     v.span(),
                     format!("`{key}` = {} is out of range", i.as_str()),
-                    format!("use a number of {unit} between {min} and {max}"),
+                    format!("use {what} between {min} and {max}"),
                 );
                 None
             }
@@ -628,11 +741,14 @@ impl<'a> FileReader<'a> {
     }
 
     /// The string elements of an array, reporting every element that is not a string.
-    fn string_array<'v>(&mut self, v: &'v Val<'_>, key: &str) -> Vec<Spanned<String>> {
+    fn string_array(&mut self, v: &Val<'_>, key: &str) -> Vec<Spanned<String>> {
         let DeValue::Array(items) = v.get_ref() else {
             self.hint(
                 v.span(),
-                format!("`{key}` must be an array of strings, found {}", type_name(v.get_ref())),
+                format!(
+                    "`{key}` must be an array of strings, found {}",
+                    type_name(v.get_ref())
+                ),
                 format!("write {key} = [\"...\"]"),
             );
             return Vec::new();
@@ -643,7 +759,10 @@ impl<'a> FileReader<'a> {
                 DeValue::String(s) => out.push(Spanned::new(item.span(), s.to_string())),
                 other => self.hint(
                     item.span(),
-                    format!("`{key}` entries must be strings, found {}", type_name(other)),
+                    format!(
+                        "`{key}` entries must be strings, found {}",
+                        type_name(other)
+                    ),
                     "quote each entry",
                 ),
             }
@@ -662,6 +781,42 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
         DeValue::Array(_) => "an array",
         DeValue::Table(_) => "a table",
     }
+}
+
+/// Message and hint for a TOML syntax error; `text` is the source at its span.
+fn toml_error(msg: &str, text: Option<&str>) -> (String, String) {
+    if msg.starts_with("duplicate key") {
+        let key = text
+            .map(|t| {
+                t.trim()
+                    .trim_matches(|c| c == '"' || c == '\'' || c == '[' || c == ']')
+            })
+            .filter(|k| !k.is_empty() && !k.contains('\n'));
+        let message = match key {
+            Some(k) => format!("invalid TOML: duplicate key `{}`", super::fields::shown(k)),
+            None => format!("invalid TOML: {msg}"),
+        };
+        return (
+            message,
+            "a key or table may be defined only once; remove or merge the repeated one".into(),
+        );
+    }
+    let hint = if msg.contains("string") && msg.contains("expected `") {
+        "close the string with its quote on the same line (use \"\"\" ... \"\"\" for text over several lines)"
+    } else if msg.starts_with("unclosed array table") {
+        "close the header: [[components]]"
+    } else if msg.starts_with("unclosed table") {
+        "close the header with `]`, e.g. [components.health]"
+    } else if msg.starts_with("unclosed array") {
+        "close the array with `]`"
+    } else if msg.starts_with("unclosed inline table") {
+        "close the inline table with `}` on the same line"
+    } else if msg.starts_with("string values must be quoted") {
+        "quote the value: key = \"value\""
+    } else {
+        "fix the TOML syntax at this position"
+    };
+    (format!("invalid TOML: {msg}"), hint.into())
 }
 
 fn first_line(s: &str) -> &str {

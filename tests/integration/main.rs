@@ -1,3 +1,4 @@
 mod support;
 
+mod bad_input;
 mod smoke;
