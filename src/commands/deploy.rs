@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Ctx, sync, world};
 use crate::cli::DeployArgs;
 use crate::exit::{self, UsageError};
-use crate::reconcile::{self, Action, ActionKind, Executor, Outcome, PlanInput};
+use crate::reconcile::{self, Action, ActionKind, Executor, PlanInput};
 use crate::registry::{DesiredState, Registry};
 use crate::runtime::Runtime;
 use crate::spec::{self, ServiceSpec, fields::image_version};
@@ -122,15 +122,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
     };
     let outcomes = executor.apply(&plan, &input.desired, |_, _| {})?;
     sync::print(ctx, false, &changes, &plan.actions, &outcomes)?;
-    let failed: Vec<String> = plan
-        .actions
-        .iter()
-        .zip(&outcomes)
-        .filter_map(|(a, o)| match o {
-            Outcome::Failed(e) => Some(format!("{}/{}: {e}", a.service, a.component)),
-            _ => None,
-        })
-        .collect();
+    let failed = sync::failures(&plan.actions, &outcomes);
     if !failed.is_empty() {
         anyhow::bail!("deploy failed:\n  {}", failed.join("\n  "));
     }

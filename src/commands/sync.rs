@@ -59,15 +59,29 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
     };
     let outcomes = executor.apply(&plan, &input.desired, |_, _| {})?;
     print(ctx, false, &changes, &plan.actions, &outcomes)?;
-    let failed = outcomes.iter().filter(|o| matches!(o, Outcome::Failed(_))).count();
-    if failed > 0 {
+    let failed = failures(&plan.actions, &outcomes);
+    if !failed.is_empty() {
         anyhow::bail!(
-            "{failed} of {} action{} failed; services that were running are still running",
+            "{} of {} action{} failed; services that were running are still running:\n  {}",
+            failed.len(),
             plan.actions.len(),
-            if plan.actions.len() == 1 { "" } else { "s" }
+            if plan.actions.len() == 1 { "" } else { "s" },
+            failed.join("\n  ")
         );
     }
     Ok(exit::SUCCESS)
+}
+
+/// One line per failed action, for the error message on stderr.
+pub fn failures(actions: &[Action], outcomes: &[Outcome]) -> Vec<String> {
+    actions
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(a, o)| match o {
+            Outcome::Failed(e) => Some(format!("{}/{} {}: {e}", a.service, a.component, a.action.as_str())),
+            _ => None,
+        })
+        .collect()
 }
 
 pub fn default_jobs() -> usize {
