@@ -76,7 +76,9 @@ struct Defaults {
 
 fn is_root() -> bool {
     // /proc/self belongs to the process's effective user.
-    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 fn xdg(var: &str, fallback: &str) -> PathBuf {
@@ -121,14 +123,23 @@ impl Config {
         };
         let lock_wait_text = args.lock_wait.clone().or(file.lock_wait);
         let lock_wait = match lock_wait_text {
-            Some(t) => crate::duration::parse(&t)
-                .map_err(|e| anyhow::anyhow!("invalid lock wait: {e}"))?,
+            Some(t) => {
+                crate::duration::parse(&t).map_err(|e| anyhow::anyhow!("invalid lock wait: {e}"))?
+            }
             None => DEFAULT_LOCK_WAIT,
         };
         Ok(Config {
-            services_dir: args.services.clone().or(file.services).unwrap_or(defaults.services),
+            services_dir: args
+                .services
+                .clone()
+                .or(file.services)
+                .unwrap_or(defaults.services),
             db: args.db.clone().or(file.db).unwrap_or(defaults.db),
-            state_dir: args.state_dir.clone().or(file.state_dir).unwrap_or(defaults.state),
+            state_dir: args
+                .state_dir
+                .clone()
+                .or(file.state_dir)
+                .unwrap_or(defaults.state),
             lock_wait,
             podman: file.podman.path,
             unikernel: file.unikernel,
@@ -143,6 +154,10 @@ fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
     let text = fs::read_to_string(path)
         .with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).map_err(|e| {
-        anyhow::anyhow!("{}: invalid config file: {}", path.display(), e.to_string().trim())
+        anyhow::anyhow!(
+            "{}: invalid config file: {}",
+            path.display(),
+            e.to_string().trim()
+        )
     })
 }

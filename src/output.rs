@@ -112,7 +112,10 @@ mod tests {
     fn plain_tables_align_without_escapes() {
         let t = plain_table(
             &["SERVICE", "STATE"],
-            &[vec!["web".into(), "running".into()], vec!["database".into(), "exited".into()]],
+            &[
+                vec!["web".into(), "running".into()],
+                vec!["database".into(), "exited".into()],
+            ],
         );
         assert_eq!(t, "SERVICE   STATE\nweb       running\ndatabase  exited");
         assert!(!t.contains('\x1b'));

@@ -42,7 +42,10 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
             [format!("{n}{NEXT_SUFFIX}"), format!("{n}{PREV_SUFFIX}"), n]
         })
         .collect();
-    let untracked: Vec<&Instance> = observed.iter().filter(|i| !tracked.contains(&i.name)).collect();
+    let untracked: Vec<&Instance> = observed
+        .iter()
+        .filter(|i| !tracked.contains(&i.name))
+        .collect();
     let chosen: Vec<&Instance> = if args.all {
         untracked
     } else {
@@ -50,7 +53,9 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
         for name in &args.containers {
             match observed.iter().find(|i| &i.name == name) {
                 None => anyhow::bail!("no container named `{name}` (see podman ps -a)"),
-                Some(_) if tracked.contains(name) => anyhow::bail!("`{name}` is already in the registry"),
+                Some(_) if tracked.contains(name) => {
+                    anyhow::bail!("`{name}` is already in the registry")
+                }
                 Some(i) => chosen.push(i),
             }
         }
@@ -69,7 +74,14 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
                 inst.name
             );
         }
-        registry.adopt(&service, &component, "container", &inst.image, &fields::image_version(&inst.image), &inst.state.describe())?;
+        registry.adopt(
+            &service,
+            &component,
+            "container",
+            &inst.image,
+            &fields::image_version(&inst.image),
+            &inst.state.describe(),
+        )?;
         registry.record_event(&NewEvent {
             command: "adopt",
             service: &service,
@@ -91,7 +103,8 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
         write_specs(ctx, &podman, &mut registry, &mut adopted)?;
     }
     if ctx.out.json {
-        ctx.out.print_json(&serde_json::json!({ "adopted": adopted }))?;
+        ctx.out
+            .print_json(&serde_json::json!({ "adopted": adopted }))?;
     } else if adopted.is_empty() {
         if !ctx.out.quiet {
             ctx.out.line("nothing to adopt");
@@ -108,7 +121,10 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
                 ]
             })
             .collect();
-        ctx.out.line(&ctx.out.table(&["CONTAINER", "ADOPTED AS", "IMAGE", "SPEC FILE"], &rows));
+        ctx.out.line(
+            &ctx.out
+                .table(&["CONTAINER", "ADOPTED AS", "IMAGE", "SPEC FILE"], &rows),
+        );
     }
     Ok(exit::SUCCESS)
 }
@@ -116,7 +132,12 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
 /// Writes one service file per adopted service, describing its containers
 /// as they run, and records them as deployed from it so that the next sync
 /// reports no changes and recreates nothing.
-fn write_specs(ctx: &Ctx, podman: &Podman, registry: &mut Registry, adopted: &mut [Adopted]) -> anyhow::Result<()> {
+fn write_specs(
+    ctx: &Ctx,
+    podman: &Podman,
+    registry: &mut Registry,
+    adopted: &mut [Adopted],
+) -> anyhow::Result<()> {
     let mut by_service: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, a) in adopted.iter().enumerate() {
         by_service.entry(a.service.clone()).or_default().push(i);
@@ -125,11 +146,16 @@ fn write_specs(ctx: &Ctx, podman: &Podman, registry: &mut Registry, adopted: &mu
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for (service, indices) in by_service {
         if !fields::is_service_name(&service) {
-            anyhow::bail!("cannot write a spec for service `{service}`: not a valid service name ([a-z0-9][a-z0-9_]*)");
+            anyhow::bail!(
+                "cannot write a spec for service `{service}`: not a valid service name ([a-z0-9][a-z0-9_]*)"
+            );
         }
         let path = dir.join(format!("{service}.toml"));
         if path.exists() {
-            anyhow::bail!("{} already exists; not overwritten (remove it or adopt without --write-spec)", path.display());
+            anyhow::bail!(
+                "{} already exists; not overwritten (remove it or adopt without --write-spec)",
+                path.display()
+            );
         }
         let mut components = Vec::new();
         for &i in &indices {
@@ -139,7 +165,10 @@ fn write_specs(ctx: &Ctx, podman: &Podman, registry: &mut Registry, adopted: &mu
             components.push(component_table(&c.component, &inspect, &image_config)?);
         }
         let mut doc = toml::Table::new();
-        doc.insert("comment".into(), format!("adopted by mcp from running containers").into());
+        doc.insert(
+            "comment".into(),
+            "adopted by mcp from running containers".into(),
+        );
         doc.insert("components".into(), toml::Value::Array(components));
         let text = toml::to_string(&doc).context("rendering the service file")?;
         fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
@@ -149,14 +178,22 @@ fn write_specs(ctx: &Ctx, podman: &Podman, registry: &mut Registry, adopted: &mu
             Ok(s) => s,
             Err(e) => {
                 let _ = fs::remove_file(&path);
-                return Err(e.context(format!("the spec written for `{service}` did not validate; removed it")));
+                return Err(e.context(format!(
+                    "the spec written for `{service}` did not validate; removed it"
+                )));
             }
         };
         registry.sync_desired(&specs, std::slice::from_ref(&service), false, true)?;
         let rows = registry.components()?;
         let one: Vec<spec::ServiceSpec> = specs.into_iter().filter(|s| s.name == service).collect();
         for d in world::desired(&one, &rows) {
-            registry.record_deployed(&service, &d.spec.name, &d.spec_hash, &deployed_json(&d), None)?;
+            registry.record_deployed(
+                &service,
+                &d.spec.name,
+                &d.spec_hash,
+                &deployed_json(&d),
+                None,
+            )?;
         }
         for &i in &indices {
             adopted[i].spec_file = Some(path.display().to_string());
@@ -167,7 +204,11 @@ fn write_specs(ctx: &Ctx, podman: &Podman, registry: &mut Registry, adopted: &mu
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -176,9 +217,15 @@ fn strings(v: &Value) -> Vec<String> {
 fn component_table(name: &str, c: &Value, image: &Value) -> anyhow::Result<toml::Value> {
     let mut t = toml::Table::new();
     t.insert("name".into(), name.into());
-    let image_name = c["ImageName"].as_str().or(c["Config"]["Image"].as_str()).unwrap_or_default();
+    let image_name = c["ImageName"]
+        .as_str()
+        .or(c["Config"]["Image"].as_str())
+        .unwrap_or_default();
     t.insert("image".into(), image_name.into());
-    let restart = match c["HostConfig"]["RestartPolicy"]["Name"].as_str().unwrap_or("") {
+    let restart = match c["HostConfig"]["RestartPolicy"]["Name"]
+        .as_str()
+        .unwrap_or("")
+    {
         "" => "no",
         other => other,
     };
@@ -186,10 +233,11 @@ fn component_table(name: &str, c: &Value, image: &Value) -> anyhow::Result<toml:
     if let Some(user) = c["Config"]["User"].as_str().filter(|u| !u.is_empty()) {
         t.insert("user".into(), user.into());
     }
-    if let Some(nets) = c["NetworkSettings"]["Networks"].as_object() {
-        if let Some(net) = nets.keys().find(|n| n.as_str() != "podman") {
-            t.insert("network".into(), net.as_str().into());
-        }
+    if let Some(net) = c["NetworkSettings"]["Networks"]
+        .as_object()
+        .and_then(|nets| nets.keys().find(|n| n.as_str() != "podman"))
+    {
+        t.insert("network".into(), net.as_str().into());
     }
     let mut ports = Vec::new();
     if let Some(bindings) = c["HostConfig"]["PortBindings"].as_object() {
@@ -221,7 +269,11 @@ fn component_table(name: &str, c: &Value, image: &Value) -> anyhow::Result<toml:
             Some("volume") => m["Name"].as_str().unwrap_or_default(),
             _ => continue,
         };
-        let ro = if m["RW"].as_bool() == Some(false) { ":ro" } else { "" };
+        let ro = if m["RW"].as_bool() == Some(false) {
+            ":ro"
+        } else {
+            ""
+        };
         volumes.push(toml::Value::from(format!("{source}:{dest}{ro}")));
     }
     if !volumes.is_empty() {
@@ -229,7 +281,10 @@ fn component_table(name: &str, c: &Value, image: &Value) -> anyhow::Result<toml:
     }
     let cmd = strings(&c["Config"]["Cmd"]);
     if !cmd.is_empty() && cmd != strings(&image["Config"]["Cmd"]) {
-        t.insert("cmd".into(), toml::Value::Array(cmd.into_iter().map(Into::into).collect()));
+        t.insert(
+            "cmd".into(),
+            toml::Value::Array(cmd.into_iter().map(Into::into).collect()),
+        );
     }
     let image_env: BTreeSet<String> = strings(&image["Config"]["Env"]).into_iter().collect();
     let mut env = toml::Table::new();
@@ -249,10 +304,19 @@ fn component_table(name: &str, c: &Value, image: &Value) -> anyhow::Result<toml:
         t.insert("env".into(), toml::Value::Table(env));
     }
     if let Some(mem) = c["HostConfig"]["Memory"].as_u64().filter(|m| *m > 0) {
-        t.insert("memory_mb".into(), toml::Value::Integer((mem / (1024 * 1024)) as i64));
+        t.insert(
+            "memory_mb".into(),
+            toml::Value::Integer((mem / (1024 * 1024)) as i64),
+        );
     }
-    if let Some(nano) = c["HostConfig"]["NanoCpus"].as_u64().filter(|n| *n > 0 && n % 1_000_000_000 == 0) {
-        t.insert("vcpus".into(), toml::Value::Integer((nano / 1_000_000_000) as i64));
+    if let Some(nano) = c["HostConfig"]["NanoCpus"]
+        .as_u64()
+        .filter(|n| *n > 0 && n % 1_000_000_000 == 0)
+    {
+        t.insert(
+            "vcpus".into(),
+            toml::Value::Integer((nano / 1_000_000_000) as i64),
+        );
     }
     Ok(toml::Value::Table(t))
 }

@@ -14,31 +14,49 @@ use crate::spec::{self, ServiceSpec, fields::image_version};
 /// The components named on the command line, as (service, component).
 fn targets(args: &DeployArgs, specs: &[ServiceSpec]) -> anyhow::Result<BTreeSet<(String, String)>> {
     if args.targets.is_empty() && !args.all {
-        return Err(UsageError("name the services to deploy (SERVICE or SERVICE/COMPONENT), or use --all".into()).into());
+        return Err(UsageError(
+            "name the services to deploy (SERVICE or SERVICE/COMPONENT), or use --all".into(),
+        )
+        .into());
     }
     let mut out = BTreeSet::new();
     if args.all {
         for s in specs.iter().filter(|s| s.active) {
-            out.extend(s.components.iter().map(|c| (s.name.clone(), c.name.clone())));
+            out.extend(
+                s.components
+                    .iter()
+                    .map(|c| (s.name.clone(), c.name.clone())),
+            );
         }
         return Ok(out);
     }
     for t in &args.targets {
         let (service, component) = world::parse_target(t);
         let spec = specs.iter().find(|s| s.name == service).ok_or_else(|| {
-            UsageError(format!("unknown service `{service}`: no {service}.toml in the services directory"))
+            UsageError(format!(
+                "unknown service `{service}`: no {service}.toml in the services directory"
+            ))
         })?;
         if !spec.active {
-            anyhow::bail!("{service} is inactive (active = false in {}); set active = true to deploy it", spec.file.display());
+            anyhow::bail!(
+                "{service} is inactive (active = false in {}); set active = true to deploy it",
+                spec.file.display()
+            );
         }
         match component {
             Some(c) if spec.component(&c).is_none() => {
-                return Err(UsageError(format!("service `{service}` has no component `{c}`")).into());
+                return Err(
+                    UsageError(format!("service `{service}` has no component `{c}`")).into(),
+                );
             }
             Some(c) => {
                 out.insert((service, c));
             }
-            None => out.extend(spec.components.iter().map(|c| (service.clone(), c.name.clone()))),
+            None => out.extend(
+                spec.components
+                    .iter()
+                    .map(|c| (service.clone(), c.name.clone())),
+            ),
         }
     }
     Ok(out)
@@ -53,7 +71,11 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
     let runtime = world::podman(&ctx.config, "deploy")?;
     let observed = runtime.list()?;
 
-    let scoped: Vec<ServiceSpec> = specs.iter().filter(|s| scope.contains(&s.name)).cloned().collect();
+    let scoped: Vec<ServiceSpec> = specs
+        .iter()
+        .filter(|s| scope.contains(&s.name))
+        .cloned()
+        .collect();
     let rows = registry.components()?;
     let mut desired = world::desired(&scoped, &rows);
 
@@ -64,9 +86,12 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
             continue;
         }
         if !pulled.contains_key(&d.spec.image) {
-            let id = runtime
-                .pull(&d.spec.image, args.pull)
-                .map_err(|e| e.context(format!("deploying {}/{}: nothing was changed", d.service, d.spec.name)))?;
+            let id = runtime.pull(&d.spec.image, args.pull).map_err(|e| {
+                e.context(format!(
+                    "deploying {}/{}: nothing was changed",
+                    d.service, d.spec.name
+                ))
+            })?;
             pulled.insert(d.spec.image.clone(), id);
         }
         d.image_id = pulled.get(&d.spec.image).cloned().flatten();
@@ -83,10 +108,15 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
     // Every target is replaced, changed or not (a tag may have moved).
     plan.actions.retain(|a| {
         !(targets.contains(&(a.service.clone(), a.component.clone()))
-            && matches!(a.action, ActionKind::Create | ActionKind::Recreate | ActionKind::Start))
+            && matches!(
+                a.action,
+                ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+            ))
     });
     for (index, d) in input.desired.iter().enumerate() {
-        if !targets.contains(&(d.service.to_string(), d.spec.name.clone())) || d.desired != DesiredState::Running {
+        if !targets.contains(&(d.service.to_string(), d.spec.name.clone()))
+            || d.desired != DesiredState::Running
+        {
             continue;
         }
         let name = d.instance();
@@ -95,7 +125,10 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
         let cause = match current {
             None => format!("deploy {to} (not running yet)"),
             Some(i) if i.spec_image() != d.spec.image => {
-                format!("deploy {}", reconcile::plan::describe_image_change(i.spec_image(), &d.spec.image))
+                format!(
+                    "deploy {}",
+                    reconcile::plan::describe_image_change(i.spec_image(), &d.spec.image)
+                )
             }
             Some(i) if d.image_id.as_deref().is_some_and(|id| id != i.image_id) => {
                 format!("deploy {to} (new image id)")

@@ -20,7 +20,9 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
     };
     let registry = Registry::open(&ctx.config.db)?;
     if registry.component(&service, &component)?.is_none() {
-        anyhow::bail!("unknown component {service}/{component}: it is not in the registry (run mcp sync, or see mcp status)");
+        anyhow::bail!(
+            "unknown component {service}/{component}: it is not in the registry (run mcp sync, or see mcp status)"
+        );
     }
     let runtime = world::podman(&ctx.config, &format!("{service}/{component}"))?;
     let opts = LogOptions {

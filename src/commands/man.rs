@@ -15,9 +15,15 @@ const EXIT_STATUS: &[(&str, &str)] = &[
     ("0", "Success, or nothing to do."),
     ("1", "An operation failed (the error says which and why)."),
     ("2", "Usage error."),
-    ("3", "status --check found drift, or sync --dry-run has pending changes."),
+    (
+        "3",
+        "status --check found drift, or sync --dry-run has pending changes.",
+    ),
     ("65", "Invalid service definitions; nothing was changed."),
-    ("75", "Another mcp holds the lock and did not release it within --lock-wait."),
+    (
+        "75",
+        "Another mcp holds the lock and did not release it within --lock-wait.",
+    ),
 ];
 
 const ENVIRONMENT: &[(&str, &str)] = &[
@@ -26,22 +32,44 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("MCP_DB", "Registry file, as --db."),
     ("MCP_STATE_DIR", "State directory, as --state-dir."),
     ("MCP_LOCK_WAIT", "Lock wait, as --lock-wait (default 2m)."),
-    ("NO_COLOR", "When set and not empty, output carries no colour."),
-    ("XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_STATE_HOME", "Base directories for a non-root user."),
+    (
+        "NO_COLOR",
+        "When set and not empty, output carries no colour.",
+    ),
+    (
+        "XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_STATE_HOME",
+        "Base directories for a non-root user.",
+    ),
 ];
 
 const FILES: &[(&str, &str)] = &[
-    ("/etc/mcp/mcp.toml", "Configuration file as root (else $XDG_CONFIG_HOME/mcp/mcp.toml). Keys: services, db, state_dir, lock_wait; [podman] path; [unikernel] ops, qemu, accel (auto|kvm|tcg), cpu."),
-    ("/etc/mcp/services/*.toml", "Service definitions as root (else $XDG_CONFIG_HOME/mcp/services), one per service."),
-    ("/var/lib/mcp/registry.db", "SQLite registry, mode 0600 (else $XDG_DATA_HOME/mcp/registry.db)."),
-    ("/var/lib/mcp/mcp.lock", "Lock file of mutating commands, in the state directory (else $XDG_STATE_HOME/mcp)."),
+    (
+        "/etc/mcp/mcp.toml",
+        "Configuration file as root (else $XDG_CONFIG_HOME/mcp/mcp.toml). Keys: services, db, state_dir, lock_wait; [podman] path; [unikernel] ops, qemu, accel (auto|kvm|tcg), cpu.",
+    ),
+    (
+        "/etc/mcp/services/*.toml",
+        "Service definitions as root (else $XDG_CONFIG_HOME/mcp/services), one per service.",
+    ),
+    (
+        "/var/lib/mcp/registry.db",
+        "SQLite registry, mode 0600 (else $XDG_DATA_HOME/mcp/registry.db).",
+    ),
+    (
+        "/var/lib/mcp/mcp.lock",
+        "Lock file of mutating commands, in the state directory (else $XDG_STATE_HOME/mcp).",
+    ),
 ];
 
 /// Names of the pages: `mcp` and one `mcp-<command>` per subcommand.
 pub fn page_names() -> Vec<String> {
     let cmd = Cli::command();
     std::iter::once("mcp".to_string())
-        .chain(cmd.get_subcommands().filter(|c| c.get_name() != "help").map(|c| format!("mcp-{}", c.get_name())))
+        .chain(
+            cmd.get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .map(|c| format!("mcp-{}", c.get_name())),
+        )
         .collect()
 }
 
@@ -54,12 +82,19 @@ pub fn render(command: Option<&str>) -> anyhow::Result<Vec<u8>> {
         Some(name) => {
             let sub = root
                 .find_subcommand(name)
-                .ok_or_else(|| UsageError(format!("no man page for `{name}`; commands: {}", page_names().join(", "))))?
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "no man page for `{name}`; commands: {}",
+                        page_names().join(", ")
+                    ))
+                })?
                 .clone();
             (sub.name(format!("mcp-{name}")), false)
         }
     };
-    let man = Man::new(cmd.clone()).date("2026").source(format!("mcp {}", env!("CARGO_PKG_VERSION")));
+    let man = Man::new(cmd.clone())
+        .date("2026")
+        .source(format!("mcp {}", env!("CARGO_PKG_VERSION")));
     let mut buf = Vec::new();
     man.render_title(&mut buf)?;
     man.render_name_section(&mut buf)?;

@@ -43,9 +43,14 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-pub fn collect(registry: &Registry, observed: &[Instance], scope: &[String]) -> anyhow::Result<Vec<ComponentStatus>> {
+pub fn collect(
+    registry: &Registry,
+    observed: &[Instance],
+    scope: &[String],
+) -> anyhow::Result<Vec<ComponentStatus>> {
     let rows = registry.components()?;
-    let by_name: BTreeMap<&str, &Instance> = observed.iter().map(|i| (i.name.as_str(), i)).collect();
+    let by_name: BTreeMap<&str, &Instance> =
+        observed.iter().map(|i| (i.name.as_str(), i)).collect();
     let in_scope = |s: &str| scope.is_empty() || scope.iter().any(|n| n == s);
     let now = now();
     let mut out = Vec::new();
@@ -90,7 +95,11 @@ pub fn collect(registry: &Registry, observed: &[Instance], scope: &[String]) -> 
     }
     for inst in observed.iter().filter(|i| !seen.contains(&i.name)) {
         let (service, component, reason) = match inst.managed_identity() {
-            Some((s, c)) => (s.to_string(), c.to_string(), "not declared (sync removes it)"),
+            Some((s, c)) => (
+                s.to_string(),
+                c.to_string(),
+                "not declared (sync removes it)",
+            ),
             None => {
                 let (s, c) = crate::reconcile::plan::split_instance_name(&inst.name);
                 (s, c, "untracked (sync or adopt records it)")
@@ -123,8 +132,9 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
     let status = collect(&registry, &observed, &args.names)?;
     let drifted = status.iter().any(|s| !s.drift.is_empty());
     if ctx.out.json {
-        ctx.out.print_json(&serde_json::json!({ "components": status }))?;
-    } else if !(ctx.out.quiet && !drifted) {
+        ctx.out
+            .print_json(&serde_json::json!({ "components": status }))?;
+    } else if !ctx.out.quiet || drifted {
         let rows: Vec<Vec<String>> = status
             .iter()
             .map(|s| {
@@ -139,7 +149,11 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
                     },
                     s.version.clone(),
                     s.uptime_seconds.map_or("-".into(), human_duration),
-                    if s.drift.is_empty() { "-".into() } else { s.drift.join("; ") },
+                    if s.drift.is_empty() {
+                        "-".into()
+                    } else {
+                        s.drift.join("; ")
+                    },
                 ]
             })
             .collect();
@@ -147,12 +161,25 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
             ctx.out.line("no components in the registry (run mcp sync)");
         } else {
             ctx.out.line(&ctx.out.table(
-                &["SERVICE", "COMPONENT", "RUNTIME", "DESIRED", "OBSERVED", "VERSION", "UPTIME", "DRIFT"],
+                &[
+                    "SERVICE",
+                    "COMPONENT",
+                    "RUNTIME",
+                    "DESIRED",
+                    "OBSERVED",
+                    "VERSION",
+                    "UPTIME",
+                    "DRIFT",
+                ],
                 &rows,
             ));
         }
     }
-    Ok(if args.check && drifted { exit::PENDING } else { exit::SUCCESS })
+    Ok(if args.check && drifted {
+        exit::PENDING
+    } else {
+        exit::SUCCESS
+    })
 }
 
 pub fn human_duration(secs: i64) -> String {

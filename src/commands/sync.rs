@@ -42,14 +42,19 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
         desired,
         kept: world::kept(&specs, &rows, args.prune),
         observed: &observed,
-        scope: (!args.names.is_empty()).then(|| args.names.iter().cloned().collect::<BTreeSet<_>>()),
+        scope: (!args.names.is_empty())
+            .then(|| args.names.iter().cloned().collect::<BTreeSet<_>>()),
     };
     let plan = reconcile::plan(&input);
     let changed = changes.iter().any(|c| c.kind != ChangeKind::Unchanged) || !plan.is_empty();
 
     if args.dry_run {
         print(ctx, true, &changes, &plan.actions, &[])?;
-        return Ok(if changed { exit::PENDING } else { exit::SUCCESS });
+        return Ok(if changed {
+            exit::PENDING
+        } else {
+            exit::SUCCESS
+        });
     }
     let executor = Executor {
         runtime: &runtime as &dyn Runtime,
@@ -78,18 +83,29 @@ pub fn failures(actions: &[Action], outcomes: &[Outcome]) -> Vec<String> {
         .iter()
         .zip(outcomes)
         .filter_map(|(a, o)| match o {
-            Outcome::Failed(e) => Some(format!("{}/{} {}: {e}", a.service, a.component, a.action.as_str())),
+            Outcome::Failed(e) => Some(format!(
+                "{}/{} {}: {e}",
+                a.service,
+                a.component,
+                a.action.as_str()
+            )),
             _ => None,
         })
         .collect()
 }
 
 pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2)
 }
 
 /// Names given on the command line must be services known somewhere.
-fn check_scope(scope: &[String], specs: &[spec::ServiceSpec], registry: &Registry) -> anyhow::Result<()> {
+fn check_scope(
+    scope: &[String],
+    specs: &[spec::ServiceSpec],
+    registry: &Registry,
+) -> anyhow::Result<()> {
     if scope.is_empty() {
         return Ok(());
     }
@@ -112,12 +128,18 @@ pub fn print(
     actions: &[Action],
     outcomes: &[Outcome],
 ) -> anyhow::Result<()> {
-    let changed: Vec<&ServiceChange> = changes.iter().filter(|c| c.kind != ChangeKind::Unchanged).collect();
+    let changed: Vec<&ServiceChange> = changes
+        .iter()
+        .filter(|c| c.kind != ChangeKind::Unchanged)
+        .collect();
     if ctx.out.json {
         let reports: Vec<ActionReport<'_>> = actions
             .iter()
             .enumerate()
-            .map(|(i, a)| ActionReport { action: a, outcome: outcomes.get(i) })
+            .map(|(i, a)| ActionReport {
+                action: a,
+                outcome: outcomes.get(i),
+            })
             .collect();
         return ctx.out.print_json(&json!({
             "dry_run": dry_run,
@@ -135,9 +157,17 @@ pub fn print(
     if !changed.is_empty() {
         let rows: Vec<Vec<String>> = changed
             .iter()
-            .flat_map(|c| c.changes.iter().map(|line| vec![c.service.clone(), line.clone()]))
+            .flat_map(|c| {
+                c.changes
+                    .iter()
+                    .map(|line| vec![c.service.clone(), line.clone()])
+            })
             .collect();
-        let header = if dry_run { "REGISTRY (WOULD CHANGE)" } else { "REGISTRY" };
+        let header = if dry_run {
+            "REGISTRY (WOULD CHANGE)"
+        } else {
+            "REGISTRY"
+        };
         ctx.out.line(&ctx.out.table(&["SERVICE", header], &rows));
     }
     if !actions.is_empty() {

@@ -28,18 +28,20 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<u8> {
             Ok(crate::exit::SUCCESS)
         }
         Err(err) => {
-            if ctx.out.json {
-                if let Some(invalid) = err.downcast_ref::<spec::InvalidSpecs>() {
-                    let errors: Vec<_> = invalid
-                        .0
-                        .iter()
-                        .map(|d| json!({
+            let invalid = err.downcast_ref::<spec::InvalidSpecs>();
+            if let (true, Some(invalid)) = (ctx.out.json, invalid) {
+                let errors: Vec<_> = invalid
+                    .0
+                    .iter()
+                    .map(|d| {
+                        json!({
                             "file": d.file, "line": d.line, "column": d.col,
                             "message": d.message, "hint": d.hint,
-                        }))
-                        .collect();
-                    ctx.out.print_json(&json!({ "valid": false, "services": [], "errors": errors }))?;
-                }
+                        })
+                    })
+                    .collect();
+                ctx.out
+                    .print_json(&json!({ "valid": false, "services": [], "errors": errors }))?;
             }
             Err(err)
         }

@@ -13,7 +13,12 @@ use crate::spec::{ServiceSpec, instance_name};
 
 /// The podman runtime; `needed_by` names what needs it in the error.
 pub fn podman(config: &Config, needed_by: &str) -> anyhow::Result<Podman> {
-    let tool = Tool::locate("podman", config.podman.as_deref(), needed_by, config.verbose)?;
+    let tool = Tool::locate(
+        "podman",
+        config.podman.as_deref(),
+        needed_by,
+        config.verbose,
+    )?;
     Ok(Podman::new(tool))
 }
 
@@ -22,7 +27,9 @@ pub fn desired<'a>(specs: &'a [ServiceSpec], rows: &[ComponentRow]) -> Vec<Desir
     let mut out = Vec::new();
     for s in specs {
         for c in &s.components {
-            let row = rows.iter().find(|r| r.service == s.name && r.name == c.name);
+            let row = rows
+                .iter()
+                .find(|r| r.service == s.name && r.name == c.name);
             out.push(Desired {
                 service: &s.name,
                 spec: c,

@@ -61,7 +61,9 @@ pub fn replace(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow:
         runtime.rename(&name, &prev)?;
     }
     runtime.rename(&next, &name)?;
-    let started = runtime.start(&name).and_then(|()| wait_healthy(runtime, &name, d.spec));
+    let started = runtime
+        .start(&name)
+        .and_then(|()| wait_healthy(runtime, &name, d.spec));
     match started {
         Ok(()) => {
             runtime.remove(&prev)?;
@@ -162,10 +164,17 @@ impl Executor<'_> {
                 outcomes[i] = Some(outcome);
                 continue;
             }
-            groups.entry((a.service.clone(), a.component.clone())).or_default().push(i);
+            groups
+                .entry((a.service.clone(), a.component.clone()))
+                .or_default()
+                .push(i);
         }
         let queue: Mutex<VecDeque<Vec<usize>>> = Mutex::new(groups.into_values().collect());
-        let workers = self.jobs.max(1).min(queue.lock().map(|q| q.len()).unwrap_or(1)).max(1);
+        let workers = self
+            .jobs
+            .max(1)
+            .min(queue.lock().map(|q| q.len()).unwrap_or(1))
+            .max(1);
         let (tx, rx) = mpsc::channel::<(usize, anyhow::Result<()>, bool)>();
 
         let runtime = self.runtime;
@@ -220,7 +229,10 @@ impl Executor<'_> {
             }
             reported += 1;
         }
-        Ok(outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Skipped)).collect())
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Outcome::Skipped))
+            .collect())
     }
 
     /// Records an action's outcome: the event, and on success what now runs.
@@ -237,14 +249,34 @@ impl Executor<'_> {
                         let image = a.image.as_deref().unwrap_or_default();
                         let version = crate::spec::fields::image_version(image);
                         let observed = a.observed.as_deref().unwrap_or_default();
-                        self.registry.adopt(&a.service, &a.component, "container", image, &version, observed)?;
+                        self.registry.adopt(
+                            &a.service,
+                            &a.component,
+                            "container",
+                            image,
+                            &version,
+                            observed,
+                        )?;
                     }
                     (ActionKind::Create | ActionKind::Recreate, Some(d)) => {
-                        self.registry.record_deployed(&a.service, &a.component, &d.spec_hash, &deployed_json(d), d.image_id.as_deref())?;
-                        self.registry.set_observed(&a.service, &a.component, "running")?;
+                        self.registry.record_deployed(
+                            &a.service,
+                            &a.component,
+                            &d.spec_hash,
+                            &deployed_json(d),
+                            d.image_id.as_deref(),
+                        )?;
+                        self.registry
+                            .set_observed(&a.service, &a.component, "running")?;
                     }
-                    (ActionKind::Start, _) => self.registry.set_observed(&a.service, &a.component, "running")?,
-                    (ActionKind::Stop, _) => self.registry.set_observed(&a.service, &a.component, "exited")?,
+                    (ActionKind::Start, _) => {
+                        self.registry
+                            .set_observed(&a.service, &a.component, "running")?
+                    }
+                    (ActionKind::Stop, _) => {
+                        self.registry
+                            .set_observed(&a.service, &a.component, "exited")?
+                    }
                     _ => {}
                 }
             }
@@ -264,7 +296,9 @@ impl Executor<'_> {
         })();
         match (outcome, bookkeeping) {
             (o, Ok(())) => o,
-            (Outcome::Ok, Err(e)) => Outcome::Failed(format!("done, but recording it in the registry failed: {e:#}")),
+            (Outcome::Ok, Err(e)) => Outcome::Failed(format!(
+                "done, but recording it in the registry failed: {e:#}"
+            )),
             (o, Err(_)) => o,
         }
     }

@@ -67,7 +67,9 @@ pub fn image_change(from: &str, to: &str) -> (String, String) {
 /// upgrading mcp alone must never recreate anything.
 fn spec_matches(want: &Want<'_>, inst: &Instance) -> bool {
     match (inst.label(LABEL_SPEC_HASH), inst.label(LABEL_HASH_VERSION)) {
-        (Some(hash), Some(version)) if version == HASH_VERSION.to_string() => hash == want.spec_hash,
+        (Some(hash), Some(version)) if version == HASH_VERSION.to_string() => {
+            hash == want.spec_hash
+        }
         (Some(_), _) => true,
         (None, _) => want.deployed_hash == Some(want.spec_hash),
     }

@@ -38,7 +38,10 @@ pub fn wait_healthy(runtime: &dyn Runtime, name: &str, spec: &ComponentSpec) -> 
                 HealthProbe::Tcp(port) => format!("tcp port {port} did not accept connections"),
                 HealthProbe::Http(url) => format!("{url} did not answer with a 2xx or 3xx status"),
             };
-            anyhow::bail!("health check failed: {what} within {}s", check.timeout.as_secs());
+            anyhow::bail!(
+                "health check failed: {what} within {}s",
+                check.timeout.as_secs()
+            );
         }
         sleep(POLL);
     }

@@ -110,8 +110,11 @@ fn in_scope(scope: &Option<BTreeSet<String>>, service: &str) -> bool {
 }
 
 pub fn plan(input: &PlanInput<'_>) -> Plan {
-    let by_name: BTreeMap<&str, &Instance> =
-        input.observed.iter().map(|i| (i.name.as_str(), i)).collect();
+    let by_name: BTreeMap<&str, &Instance> = input
+        .observed
+        .iter()
+        .map(|i| (i.name.as_str(), i))
+        .collect();
     let mut actions = Vec::new();
     let mut claimed: BTreeSet<String> = BTreeSet::new();
 
@@ -135,12 +138,20 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         };
 
         if by_name.contains_key(next.as_str()) {
-            actions.push(act(ActionKind::Remove, &next, "leftover of an interrupted replacement".into()));
+            actions.push(act(
+                ActionKind::Remove,
+                &next,
+                "leftover of an interrupted replacement".into(),
+            ));
         }
         let mut current = by_name.get(name.as_str()).copied();
         if let Some(previous) = by_name.get(prev.as_str()).copied() {
             if current.is_some_and(|c| c.state == State::Running) {
-                actions.push(act(ActionKind::Remove, &prev, "replacement finished".into()));
+                actions.push(act(
+                    ActionKind::Remove,
+                    &prev,
+                    "replacement finished".into(),
+                ));
             } else {
                 actions.push(act(
                     ActionKind::Restore,
@@ -158,7 +169,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             deployed_hash: d.deployed_hash.as_deref(),
         };
         let drifts = drift(&want, current);
-        let restored = actions.last().is_some_and(|a| a.action == ActionKind::Restore && a.instance == name);
+        let restored = actions
+            .last()
+            .is_some_and(|a| a.action == ActionKind::Restore && a.instance == name);
         if let Some(cause) = recreate_cause(d, &drifts) {
             actions.push(act(ActionKind::Recreate, &name, cause));
             continue;
@@ -182,20 +195,19 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             continue;
         }
         match inst.managed_identity() {
-            Some((service, component)) => {
-                if in_scope(&input.scope, service) {
-                    actions.push(Action {
-                        action: ActionKind::Remove,
-                        service: service.to_string(),
-                        component: component.to_string(),
-                        instance: inst.name.clone(),
-                        cause: "no longer declared".into(),
-                        desired: None,
-                        image: None,
-                        observed: None,
-                    });
-                }
+            Some((service, component)) if in_scope(&input.scope, service) => {
+                actions.push(Action {
+                    action: ActionKind::Remove,
+                    service: service.to_string(),
+                    component: component.to_string(),
+                    instance: inst.name.clone(),
+                    cause: "no longer declared".into(),
+                    desired: None,
+                    image: None,
+                    observed: None,
+                });
             }
+            Some(_) => {}
             None if input.scope.is_none() => {
                 let (service, component) = split_instance_name(&inst.name);
                 actions.push(Action {

@@ -76,18 +76,22 @@ impl Stored {
 
     fn of_row(r: &ComponentRow) -> Self {
         // Routes come back from SQLite as an aggregate; normalise to the spec's shape.
-        let routes: Vec<crate::spec::Route> = serde_json::from_str::<Vec<serde_json::Value>>(&r.routes)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|v| {
-                Some(crate::spec::Route {
-                    name: v.get("name")?.as_str()?.to_string(),
-                    port: u16::try_from(v.get("port")?.as_u64()?).ok()?,
-                    mode: v.get("mode")?.as_str()?.to_string(),
-                    hostname: v.get("hostname").and_then(|h| h.as_str()).map(str::to_string),
+        let routes: Vec<crate::spec::Route> =
+            serde_json::from_str::<Vec<serde_json::Value>>(&r.routes)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| {
+                    Some(crate::spec::Route {
+                        name: v.get("name")?.as_str()?.to_string(),
+                        port: u16::try_from(v.get("port")?.as_u64()?).ok()?,
+                        mode: v.get("mode")?.as_str()?.to_string(),
+                        hostname: v
+                            .get("hostname")
+                            .and_then(|h| h.as_str())
+                            .map(str::to_string),
+                    })
                 })
-            })
-            .collect();
+                .collect();
         Stored {
             image: r.image.clone(),
             runtime: r.runtime.clone(),
@@ -199,14 +203,21 @@ impl Registry {
                 }
             };
             let desired = DesiredState::from_active(spec.active);
-            let old: Vec<&ComponentRow> = components.iter().filter(|c| c.service == spec.name).collect();
+            let old: Vec<&ComponentRow> = components
+                .iter()
+                .filter(|c| c.service == spec.name)
+                .collect();
             for c in &spec.components {
                 let new = Stored::of_spec(c);
                 match old.iter().find(|o| o.name == c.name) {
                     None => {
                         write_component(&tx, &spec.name, c, desired)?;
                         if kind == ChangeKind::Created {
-                            lines.push(format!("created component {} ({})", c.name, fields::image_version(&c.image)));
+                            lines.push(format!(
+                                "created component {} ({})",
+                                c.name,
+                                fields::image_version(&c.image)
+                            ));
                         } else {
                             lines.push(format!("added component {}", c.name));
                         }
@@ -235,7 +246,11 @@ impl Registry {
                 (ChangeKind::Updated, true) => ChangeKind::Unchanged,
                 (k, _) => k,
             };
-            changes.push(ServiceChange { service: spec.name.clone(), kind, changes: lines });
+            changes.push(ServiceChange {
+                service: spec.name.clone(),
+                kind,
+                changes: lines,
+            });
         }
 
         for gone in services

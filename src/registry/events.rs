@@ -32,7 +32,14 @@ impl Registry {
         self.conn.execute(
             "INSERT INTO events (command, service, component, action, detail, outcome)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![e.command, e.service, e.component, e.action, e.detail, e.outcome],
+            params![
+                e.command,
+                e.service,
+                e.component,
+                e.action,
+                e.detail,
+                e.outcome
+            ],
         )?;
         Ok(())
     }

@@ -91,7 +91,8 @@ mod tests {
                 let mut conn = Connection::open(&path).unwrap();
                 for (i, sql) in migrations::MIGRATIONS.iter().enumerate().take(start) {
                     conn.execute_batch(sql).unwrap();
-                    conn.pragma_update(None, "user_version", (i + 1) as i64).unwrap();
+                    conn.pragma_update(None, "user_version", (i + 1) as i64)
+                        .unwrap();
                 }
                 let _ = &mut conn;
             }

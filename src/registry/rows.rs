@@ -135,7 +135,8 @@ impl Registry {
     }
 
     pub fn components(&self) -> anyhow::Result<Vec<ComponentRow>> {
-        let sql = format!("SELECT {COMPONENT_COLUMNS} FROM components c ORDER BY c.service, c.name");
+        let sql =
+            format!("SELECT {COMPONENT_COLUMNS} FROM components c ORDER BY c.service, c.name");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map([], component_from_row)?
@@ -190,7 +191,15 @@ impl Registry {
     }
 
     /// Records an untracked container or VM as adopted, desired `ignore`.
-    pub fn adopt(&self, service: &str, name: &str, runtime: &str, image: &str, version: &str, observed: &str) -> anyhow::Result<bool> {
+    pub fn adopt(
+        &self,
+        service: &str,
+        name: &str,
+        runtime: &str,
+        image: &str,
+        version: &str,
+        observed: &str,
+    ) -> anyhow::Result<bool> {
         self.conn.execute(
             "INSERT INTO services (name, active, origin) VALUES (?1, 1, 'adopted')
              ON CONFLICT (name) DO NOTHING",
@@ -207,7 +216,12 @@ impl Registry {
     }
 
     /// Sets the desired state of one component (stop/start by hand).
-    pub fn set_desired(&self, service: &str, name: &str, desired: DesiredState) -> anyhow::Result<()> {
+    pub fn set_desired(
+        &self,
+        service: &str,
+        name: &str,
+        desired: DesiredState,
+    ) -> anyhow::Result<()> {
         self.conn.execute(
             "UPDATE components SET desired_state = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE service = ?1 AND name = ?2",

@@ -27,7 +27,12 @@ pub struct Captured {
 impl Tool {
     /// Resolves `name` from a configured path or PATH. `needed_by` names what
     /// needs it, so a missing tool is reported where it matters.
-    pub fn locate(name: &'static str, configured: Option<&Path>, needed_by: &str, trace: bool) -> anyhow::Result<Self> {
+    pub fn locate(
+        name: &'static str,
+        configured: Option<&Path>,
+        needed_by: &str,
+        trace: bool,
+    ) -> anyhow::Result<Self> {
         let path = match configured {
             Some(p) if p.is_file() => p.to_path_buf(),
             Some(p) => anyhow::bail!(
@@ -75,7 +80,9 @@ impl Tool {
         match out.code {
             Some(0) => Ok(out.stdout),
             code => {
-                let status = code.map_or("was killed by a signal".to_string(), |c| format!("exited with {c}"));
+                let status = code.map_or("was killed by a signal".to_string(), |c| {
+                    format!("exited with {c}")
+                });
                 let stderr = out.stderr.trim();
                 anyhow::bail!(
                     "`{}` {status}{}{stderr}",
@@ -100,7 +107,10 @@ impl Tool {
             .unchecked()
             .start()
             .with_context(|| format!("starting `{line}`"))?;
-        let output = match handle.wait_timeout(timeout).with_context(|| format!("waiting for `{line}`"))? {
+        let output = match handle
+            .wait_timeout(timeout)
+            .with_context(|| format!("waiting for `{line}`"))?
+        {
             Some(out) => out.clone(),
             None => {
                 let _ = handle.kill();
@@ -135,12 +145,17 @@ impl Tool {
             .start()
             .with_context(|| format!("starting `{line}`"))?;
         let output = match timeout {
-            None => handle.wait().with_context(|| format!("waiting for `{line}`"))?,
+            None => handle
+                .wait()
+                .with_context(|| format!("waiting for `{line}`"))?,
             Some(t) => match handle.wait_timeout(t)? {
                 Some(out) => out,
                 None => {
                     let _ = handle.kill();
-                    anyhow::bail!("`{line}` did not finish within {}s and was killed", t.as_secs());
+                    anyhow::bail!(
+                        "`{line}` did not finish within {}s and was killed",
+                        t.as_secs()
+                    );
                 }
             },
         };

@@ -187,7 +187,9 @@ impl Runtime for Podman {
             PullPolicy::Missing => !present()?,
             PullPolicy::Never => {
                 if !present()? {
-                    anyhow::bail!("image {image} is not present and --pull never forbids pulling it");
+                    anyhow::bail!(
+                        "image {image} is not present and --pull never forbids pulling it"
+                    );
                 }
                 false
             }
@@ -295,7 +297,8 @@ impl Runtime for Podman {
 }
 
 fn first_object(json: &str) -> anyhow::Result<serde_json::Value> {
-    let value: serde_json::Value = serde_json::from_str(json).context("parsing podman inspect output")?;
+    let value: serde_json::Value =
+        serde_json::from_str(json).context("parsing podman inspect output")?;
     value
         .as_array()
         .and_then(|a| a.first())

@@ -22,7 +22,11 @@ timeout = "10s"
     )
 }
 
-fn component<'a>(status: &'a serde_json::Value, service: &str, name: &str) -> &'a serde_json::Value {
+fn component<'a>(
+    status: &'a serde_json::Value,
+    service: &str,
+    name: &str,
+) -> &'a serde_json::Value {
     status["components"]
         .as_array()
         .unwrap()
@@ -32,7 +36,10 @@ fn component<'a>(status: &'a serde_json::Value, service: &str, name: &str) -> &'
 }
 
 fn container_id(host: &Host, name: &str) -> String {
-    host.podman(["inspect", "--format", "{{.Id}}", name]).success().out().to_string()
+    host.podman(["inspect", "--format", "{{.Id}}", name])
+        .success()
+        .out()
+        .to_string()
 }
 
 #[test]
@@ -83,7 +90,11 @@ fn counting_shim(dir: &Path) -> std::path::PathBuf {
     let shim = dir.join("podman");
     std::fs::write(
         &shim,
-        format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), real),
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -92,13 +103,20 @@ fn counting_shim(dir: &Path) -> std::path::PathBuf {
 }
 
 fn which_podman() -> String {
-    let out = std::process::Command::new("sh").args(["-c", "command -v podman"]).output().unwrap();
+    let out = std::process::Command::new("sh")
+        .args(["-c", "command -v podman"])
+        .output()
+        .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 fn mcp_with_path(host: &Host, shim_dir: &Path, args: &[&str]) -> Output {
     let mut cmd = host.mcp_command();
-    let path = format!("{}:{}", shim_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        shim_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     cmd.env("PATH", path).args(args);
     host.run(cmd)
 }
@@ -115,20 +133,27 @@ fn a_no_op_sync_makes_exactly_one_podman_call() {
     let out = mcp_with_path(&host, shim_dir.path(), &["sync"]).success();
     assert_eq!(out.out(), "no changes");
     let calls = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(calls.lines().collect::<Vec<_>>(), vec!["ps --all --format json"], "podman calls:\n{calls}");
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        vec!["ps --all --format json"],
+        "podman calls:\n{calls}"
+    );
 }
 
 #[test]
 fn an_unlabelled_container_is_adopted_as_ignore_and_left_running() {
     let host = Host::new();
-    host.podman(["run", "-d", "--name", "legacy-thing", &host.image("v1")]).success();
+    host.podman(["run", "-d", "--name", "legacy-thing", &host.image("v1")])
+        .success();
     host.mcp(["sync"]).success().stdout_has("legacy/thing");
     let status = host.mcp(["--json", "status"]).success().json();
     let thing = component(&status, "legacy", "thing");
     assert_eq!(thing["desired"], "ignore");
     assert_eq!(thing["observed"], "running");
     assert_eq!(host.mcp(["sync"]).success().out(), "no changes");
-    let state = host.podman(["inspect", "--format", "{{.State.Status}}", "legacy-thing"]).success();
+    let state = host
+        .podman(["inspect", "--format", "{{.State.Status}}", "legacy-thing"])
+        .success();
     assert_eq!(state.out(), "running");
 }
 
@@ -141,7 +166,9 @@ fn logs_tail_prints_the_containers_output() {
     host.assert_serves(port, "v1");
     let logs = host.mcp(["logs", "web/api", "--tail", "5"]).success();
     assert!(logs.stdout.contains("web v1: ready"), "{logs}");
-    host.mcp(["logs", "web/nope"]).failure().stderr_has("unknown component web/nope");
+    host.mcp(["logs", "web/nope"])
+        .failure()
+        .stderr_has("unknown component web/nope");
     host.mcp(["logs", "web"]).expect_code(2);
 }
 
@@ -154,7 +181,10 @@ fn dry_run_names_the_new_version_exits_3_and_changes_nothing() {
     let id = container_id(&host, "web-api");
 
     host.write_service("web", &web_spec(&host, "v2", port, ""));
-    let plan = host.mcp(["--json", "sync", "--dry-run"]).expect_code(3).json();
+    let plan = host
+        .mcp(["--json", "sync", "--dry-run"])
+        .expect_code(3)
+        .json();
     let actions = plan["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 1, "{plan:#}");
     assert_eq!(actions[0]["action"], "recreate");
@@ -175,7 +205,10 @@ fn comment_and_route_changes_never_recreate() {
     host.mcp(["sync"]).success();
     let id = container_id(&host, "web-api");
     let routes = format!("[[components.routes]]\nport = {port}\nhostname = \"web.example.com\"\n");
-    host.write_service("web", &(web_spec(&host, "v1", port, "").replace("public web site", "changed") + &routes));
+    host.write_service(
+        "web",
+        &(web_spec(&host, "v1", port, "").replace("public web site", "changed") + &routes),
+    );
     let out = host.mcp(["--json", "sync"]).success().json();
     assert!(out["actions"].as_array().unwrap().is_empty(), "{out:#}");
     assert_eq!(container_id(&host, "web-api"), id);
@@ -185,9 +218,15 @@ fn comment_and_route_changes_never_recreate() {
 fn an_env_change_recreates_and_names_the_field_but_not_the_value() {
     let host = Host::new();
     let port = host.free_port();
-    host.write_service("web", &web_spec(&host, "v1", port, "env = { TOKEN = \"s3cret-one\" }"));
+    host.write_service(
+        "web",
+        &web_spec(&host, "v1", port, "env = { TOKEN = \"s3cret-one\" }"),
+    );
     host.mcp(["sync"]).success();
-    host.write_service("web", &web_spec(&host, "v1", port, "env = { TOKEN = \"s3cret-two\" }"));
+    host.write_service(
+        "web",
+        &web_spec(&host, "v1", port, "env = { TOKEN = \"s3cret-two\" }"),
+    );
     let out = host.mcp(["sync"]).success().stdout_has("spec changed: env");
     assert!(!out.stdout.contains("s3cret"), "{out}");
     host.assert_serves(port, "v1");
@@ -199,8 +238,13 @@ fn inactive_service_is_stopped_and_reactivated() {
     let port = host.free_port();
     host.write_service("web", &web_spec(&host, "v1", port, ""));
     host.mcp(["sync"]).success();
-    host.write_service("web", &format!("active = false\n{}", web_spec(&host, "v1", port, "")));
-    host.mcp(["sync"]).success().stdout_has("service is inactive");
+    host.write_service(
+        "web",
+        &format!("active = false\n{}", web_spec(&host, "v1", port, "")),
+    );
+    host.mcp(["sync"])
+        .success()
+        .stdout_has("service is inactive");
     assert_eq!(host.curl_once(port), None);
     let status = host.mcp(["--json", "status"]).success().json();
     let api = component(&status, "web", "api");
@@ -219,12 +263,20 @@ fn deploy_direct_rolls_out_and_forces_a_redeploy() {
     host.mcp(["sync"]).success();
     let id = container_id(&host, "web-api");
 
-    host.mcp(["deploy", "--direct", "web"]).success().stdout_has("redeploy v1");
-    assert_ne!(container_id(&host, "web-api"), id, "deploy must replace the container");
+    host.mcp(["deploy", "--direct", "web"])
+        .success()
+        .stdout_has("redeploy v1");
+    assert_ne!(
+        container_id(&host, "web-api"),
+        id,
+        "deploy must replace the container"
+    );
     host.assert_serves(port, "v1");
 
     host.write_service("web", &web_spec(&host, "v2", port, ""));
-    host.mcp(["deploy", "--direct", "web/api"]).success().stdout_has("deploy v1 -> v2");
+    host.mcp(["deploy", "--direct", "web/api"])
+        .success()
+        .stdout_has("deploy v1 -> v2");
     host.assert_serves(port, "v2");
     let status = host.mcp(["--json", "status"]).success().json();
     assert_eq!(component(&status, "web", "api")["version"], "v2");
@@ -255,8 +307,13 @@ fn a_sync_to_an_image_that_never_listens_rolls_back() {
     host.write_service("web", &web_spec(&host, "v1", port, ""));
     host.mcp(["sync"]).success();
 
-    host.write_service("web", &web_spec(&host, "nohealth", port, "").replace("\"10s\"", "\"3s\""));
-    host.mcp(["sync"]).expect_code(1).stderr_has("health check failed");
+    host.write_service(
+        "web",
+        &web_spec(&host, "nohealth", port, "").replace("\"10s\"", "\"3s\""),
+    );
+    host.mcp(["sync"])
+        .expect_code(1)
+        .stderr_has("health check failed");
     host.assert_serves(port, "v1");
     assert_no_leftovers(&host);
     // The next sync tries again (the spec still asks for it) and fails the same safe way.
@@ -264,7 +321,9 @@ fn a_sync_to_an_image_that_never_listens_rolls_back() {
 }
 
 fn assert_no_leftovers(host: &Host) {
-    let names = host.podman(["ps", "-a", "--format", "{{.Names}}"]).success();
+    let names = host
+        .podman(["ps", "-a", "--format", "{{.Names}}"])
+        .success();
     assert_eq!(names.out(), "web-api", "containers left: {names}");
 }
 
@@ -273,12 +332,21 @@ fn adopt_write_spec_then_sync_changes_nothing() {
     let host = Host::new();
     let port = host.free_port();
     host.podman([
-        "run", "-d", "--name", "shop-front", "-p", &format!("127.0.0.1:{port}:8080"),
-        "-e", "GREETING=hello", &host.image("v1"),
+        "run",
+        "-d",
+        "--name",
+        "shop-front",
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        "-e",
+        "GREETING=hello",
+        &host.image("v1"),
     ])
     .success();
     let id = container_id(&host, "shop-front");
-    host.mcp(["adopt", "shop-front", "--write-spec"]).success().stdout_has("shop/front");
+    host.mcp(["adopt", "shop-front", "--write-spec"])
+        .success()
+        .stdout_has("shop/front");
     let spec = std::fs::read_to_string(host.services_dir().join("shop.toml")).unwrap();
     assert!(spec.contains(&format!("127.0.0.1:{port}:8080")), "{spec}");
     assert!(spec.contains("GREETING = \"hello\""), "{spec}");
@@ -292,12 +360,17 @@ fn adopt_write_spec_then_sync_changes_nothing() {
 #[test]
 fn adopt_all_records_untracked_containers() {
     let host = Host::new();
-    host.podman(["run", "-d", "--name", "tools-box", &host.image("v1")]).success();
+    host.podman(["run", "-d", "--name", "tools-box", &host.image("v1")])
+        .success();
     let out = host.mcp(["--json", "adopt", "--all"]).success().json();
     assert_eq!(out["adopted"][0]["service"], "tools");
     assert_eq!(out["adopted"][0]["component"], "box");
-    host.mcp(["adopt", "--all"]).success().stdout_has("nothing to adopt");
-    host.mcp(["adopt", "nosuch"]).failure().stderr_has("no container named `nosuch`");
+    host.mcp(["adopt", "--all"])
+        .success()
+        .stdout_has("nothing to adopt");
+    host.mcp(["adopt", "nosuch"])
+        .failure()
+        .stderr_has("no container named `nosuch`");
 }
 
 #[test]
@@ -313,7 +386,9 @@ fn removing_a_component_removes_its_container_and_prune_removes_services() {
     host.mcp(["sync"]).success();
     host.assert_serves(p2, "v1");
     host.write_service("web", &web_spec(&host, "v1", p1, ""));
-    host.mcp(["sync"]).success().stdout_has("no longer declared");
+    host.mcp(["sync"])
+        .success()
+        .stdout_has("no longer declared");
     assert_eq!(host.curl_once(p2), None);
 
     host.remove_service("web");
@@ -321,6 +396,8 @@ fn removing_a_component_removes_its_container_and_prune_removes_services() {
     host.assert_serves(p1, "v1");
     host.mcp(["sync", "--prune"]).success();
     assert_eq!(host.curl_once(p1), None);
-    let names = host.podman(["ps", "-a", "--format", "{{.Names}}"]).success();
+    let names = host
+        .podman(["ps", "-a", "--format", "{{.Names}}"])
+        .success();
     assert_eq!(names.out(), "");
 }

@@ -25,9 +25,11 @@ fn second_sync_reports_no_changes_and_an_image_change_is_named() {
     assert_eq!(again.out(), "no changes");
 
     host.write_service("web", &inactive_web(&host, "v2"));
-    host.mcp(["sync"])
-        .success()
-        .stdout_has(&format!("api: image: {} -> {}", host.image("v1"), host.image("v2")));
+    host.mcp(["sync"]).success().stdout_has(&format!(
+        "api: image: {} -> {}",
+        host.image("v1"),
+        host.image("v2")
+    ));
     assert_eq!(host.mcp(["sync"]).success().out(), "no changes");
 }
 
@@ -64,7 +66,9 @@ fn misspelt_key_on_line_4_exits_65_and_leaves_the_registry_byte_for_byte() {
         .expect_code(65)
         .stderr_has("bad.toml:4:1: unknown key `imgae` in component")
         .stderr_has("did you mean `image`?");
-    host.mcp(["validate"]).expect_code(65).stderr_has("bad.toml:4");
+    host.mcp(["validate"])
+        .expect_code(65)
+        .stderr_has("bad.toml:4");
     let after = std::fs::read(host.db_path()).unwrap();
     assert!(before == after, "the registry changed after invalid input");
 }
@@ -74,7 +78,11 @@ fn registry_file_has_mode_0600() {
     let host = Host::new();
     host.write_service("web", &inactive_web(&host, "v1"));
     host.mcp(["sync"]).success();
-    let mode = std::fs::metadata(host.db_path()).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(host.db_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600, "registry mode is {mode:o}");
 }
 
@@ -82,7 +90,9 @@ fn registry_file_has_mode_0600() {
 fn validate_reports_valid_specs_and_json() {
     let host = Host::new();
     host.write_service("web", &inactive_web(&host, "v1"));
-    host.mcp(["validate"]).success().stdout_has("1 service, 1 component: valid");
+    host.mcp(["validate"])
+        .success()
+        .stdout_has("1 service, 1 component: valid");
     let json = host.mcp(["--json", "validate"]).success().json();
     assert_eq!(json["valid"], true);
     assert_eq!(json["services"][0], "web");
@@ -95,7 +105,11 @@ fn removed_service_is_reported_until_pruned() {
     host.write_service("old", &inactive_web(&host, "v1"));
     host.mcp(["sync"]).success();
     host.remove_service("old");
-    host.mcp(["sync"]).success().stdout_has("service file is gone; kept (use --prune to remove)");
-    host.mcp(["sync", "--prune"]).success().stdout_has("removed service");
+    host.mcp(["sync"])
+        .success()
+        .stdout_has("service file is gone; kept (use --prune to remove)");
+    host.mcp(["sync", "--prune"])
+        .success()
+        .stdout_has("removed service");
     assert_eq!(host.mcp(["sync"]).success().out(), "no changes");
 }
