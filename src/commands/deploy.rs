@@ -68,7 +68,8 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
     let scope: BTreeSet<String> = targets.iter().map(|(s, _)| s.clone()).collect();
     let scope_list: Vec<String> = scope.iter().cloned().collect();
     let mut registry = Registry::open(&ctx.config.db)?;
-    let runtime = world::podman(&ctx.config, "deploy")?;
+    let runtimes = world::Runtimes::open(&ctx.config, "deploy")?;
+    let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
 
     let scoped: Vec<ServiceSpec> = specs
@@ -144,6 +145,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
             desired: Some(index),
             image: None,
             observed: None,
+            runtime: None,
         });
     }
 

@@ -24,7 +24,8 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
             "unknown component {service}/{component}: it is not in the registry (run mcp sync, or see mcp status)"
         );
     }
-    let runtime = world::podman(&ctx.config, &format!("{service}/{component}"))?;
+    let runtimes = world::Runtimes::open(&ctx.config, &format!("{service}/{component}"))?;
+    let runtime = runtimes.dispatch();
     let opts = LogOptions {
         follow: args.follow,
         tail: args.tail,

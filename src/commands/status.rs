@@ -127,7 +127,8 @@ pub fn collect(
 
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
     let registry = Registry::open(&ctx.config.db)?;
-    let runtime = world::podman(&ctx.config, "status")?;
+    let runtimes = world::Runtimes::open(&ctx.config, "status")?;
+    let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
     let status = collect(&registry, &observed, &args.names)?;
     let drifted = status.iter().any(|s| !s.drift.is_empty());

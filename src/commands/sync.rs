@@ -27,7 +27,8 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
     let specs = spec::load_dir(&ctx.config.services_dir)?;
     let mut registry = Registry::open(&ctx.config.db)?;
     check_scope(&args.names, &specs, &registry)?;
-    let runtime = world::podman(&ctx.config, "sync")?;
+    let runtimes = world::Runtimes::open(&ctx.config, "sync")?;
+    let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
 
     let changes = registry.sync_desired(&specs, &args.names, args.prune, !args.dry_run)?;

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use crate::config::Config;
 use crate::reconcile::Desired;
 use crate::registry::{ComponentRow, DesiredState};
+use crate::runtime::Runtime;
+use crate::runtime::dispatch::Dispatch;
 use crate::runtime::exec::Tool;
 use crate::runtime::podman::Podman;
 use crate::spec::hash::RuntimeSpec;
@@ -20,6 +22,29 @@ pub fn podman(config: &Config, needed_by: &str) -> anyhow::Result<Podman> {
         config.verbose,
     )?;
     Ok(Podman::new(tool))
+}
+
+/// Owns the runtimes of one command; [`Runtimes::dispatch`] lends the
+/// combined view that the planner and executor use.
+pub struct Runtimes {
+    pub podman: Podman,
+    pub vm: Option<Box<dyn Runtime>>,
+}
+
+impl Runtimes {
+    pub fn open(config: &Config, needed_by: &str) -> anyhow::Result<Self> {
+        Ok(Runtimes {
+            podman: podman(config, needed_by)?,
+            vm: None,
+        })
+    }
+
+    pub fn dispatch(&self) -> Dispatch<'_> {
+        Dispatch {
+            container: &self.podman,
+            vm: self.vm.as_deref(),
+        }
+    }
 }
 
 /// Every component of `specs`, with what the registry remembers of its last deploy.

@@ -41,8 +41,6 @@ pub fn deployed_json(d: &Desired<'_>) -> String {
 /// aside, swap names, start it, gate it, and put the old one back on failure.
 pub fn replace(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow::Result<()> {
     let name = d.instance();
-    let old = runtime.state(&name)?;
-    let old_running = old == Some(crate::runtime::State::Running);
     let next = format!("{name}{NEXT_SUFFIX}");
     let prev = format!("{name}{PREV_SUFFIX}");
     let req = CreateRequest {
@@ -51,6 +49,9 @@ pub fn replace(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow:
         spec: d.spec,
         spec_hash: &d.spec_hash,
     };
+    runtime.preflight(&req)?;
+    let old = runtime.state(&name)?;
+    let old_running = old == Some(crate::runtime::State::Running);
     runtime.remove(&next)?;
     // Creating pulls a missing image; a bad image fails here, old one untouched.
     runtime.create(&req)?;
@@ -97,12 +98,14 @@ fn execute(runtime: &dyn Runtime, a: &Action, d: Option<&Desired<'_>>) -> anyhow
     match a.action {
         ActionKind::Create => {
             let d = spec()?;
-            runtime.run(&CreateRequest {
+            let req = CreateRequest {
                 name: &a.instance,
                 service: &a.service,
                 spec: d.spec,
                 spec_hash: &d.spec_hash,
-            })?;
+            };
+            runtime.preflight(&req)?;
+            runtime.run(&req)?;
             if d.spec.health.is_some() {
                 wait_healthy(runtime, &a.instance, d.spec)?;
             }
@@ -252,7 +255,7 @@ impl Executor<'_> {
                         self.registry.adopt(
                             &a.service,
                             &a.component,
-                            "container",
+                            a.runtime.unwrap_or("container"),
                             image,
                             &version,
                             observed,

@@ -84,6 +84,8 @@ pub struct Action {
     pub image: Option<String>,
     #[serde(skip)]
     pub observed: Option<String>,
+    #[serde(skip)]
+    pub runtime: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -135,6 +137,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             desired: Some(index),
             image: None,
             observed: None,
+            runtime: None,
         };
 
         if by_name.contains_key(next.as_str()) {
@@ -205,6 +208,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     desired: None,
                     image: None,
                     observed: None,
+                    runtime: None,
                 });
             }
             Some(_) => {}
@@ -219,6 +223,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     desired: None,
                     image: Some(inst.image.clone()),
                     observed: Some(inst.state.describe()),
+                    runtime: Some(inst.runtime),
                 });
             }
             None => {}

@@ -1,5 +1,6 @@
 //! Runtimes: one trait, and what the runtime shows of an instance.
 
+pub mod dispatch;
 pub mod exec;
 pub mod podman;
 
@@ -97,6 +98,13 @@ pub struct LogOptions {
 pub trait Runtime: Sync {
     /// Every instance, from one listing call.
     fn list(&self) -> anyhow::Result<Vec<Instance>>;
+    /// Whether an instance of this name belongs to this runtime.
+    fn owns(&self, name: &str) -> bool;
+    /// Checks, before anything is stopped, that `req` can be created here
+    /// (tools present); the error names the tool and the component.
+    fn preflight(&self, _req: &CreateRequest<'_>) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// Pulls according to `policy`; returns the local image id when known.
     fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>>;
     /// Makes sure a network exists, creating it if needed.

@@ -1,0 +1,90 @@
+//! One runtime made of two: containers on podman and, when configured,
+//! unikernel VMs. Listing merges both; everything else goes to the runtime
+//! that owns the instance (by name) or that the spec asks for.
+
+use std::time::Duration;
+
+use super::{CreateRequest, Instance, LogOptions, Runtime, State};
+use crate::cli::PullPolicy;
+use crate::spec::RuntimeKind;
+
+pub struct Dispatch<'a> {
+    pub container: &'a dyn Runtime,
+    pub vm: Option<&'a dyn Runtime>,
+}
+
+impl Dispatch<'_> {
+    fn by_name(&self, name: &str) -> &dyn Runtime {
+        match self.vm {
+            Some(vm) if vm.owns(name) => vm,
+            _ => self.container,
+        }
+    }
+
+    fn by_kind(&self, kind: RuntimeKind) -> anyhow::Result<&dyn Runtime> {
+        match kind {
+            RuntimeKind::Container => Ok(self.container),
+            RuntimeKind::Unikernel => self
+                .vm
+                .ok_or_else(|| anyhow::anyhow!("the unikernel runtime is not available")),
+        }
+    }
+}
+
+impl Runtime for Dispatch<'_> {
+    fn list(&self) -> anyhow::Result<Vec<Instance>> {
+        let mut all = self.container.list()?;
+        if let Some(vm) = self.vm {
+            all.extend(vm.list()?);
+        }
+        Ok(all)
+    }
+
+    fn owns(&self, _name: &str) -> bool {
+        true
+    }
+
+    fn preflight(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
+        self.by_kind(req.spec.runtime)?.preflight(req)
+    }
+
+    fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>> {
+        self.container.pull(image, policy)
+    }
+
+    fn ensure_network(&self, network: &str) -> anyhow::Result<()> {
+        self.container.ensure_network(network)
+    }
+
+    fn create(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
+        self.by_kind(req.spec.runtime)?.create(req)
+    }
+
+    fn run(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
+        self.by_kind(req.spec.runtime)?.run(req)
+    }
+
+    fn start(&self, name: &str) -> anyhow::Result<()> {
+        self.by_name(name).start(name)
+    }
+
+    fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
+        self.by_name(name).stop(name, timeout)
+    }
+
+    fn remove(&self, name: &str) -> anyhow::Result<()> {
+        self.by_name(name).remove(name)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        self.by_name(from).rename(from, to)
+    }
+
+    fn state(&self, name: &str) -> anyhow::Result<Option<State>> {
+        self.by_name(name).state(name)
+    }
+
+    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
+        self.by_name(name).logs(name, opts)
+    }
+}
