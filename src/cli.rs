@@ -73,6 +73,14 @@ pub enum Command {
     Logs(LogsArgs),
     /// Record untracked containers in the registry as `ignore`
     Adopt(AdoptArgs),
+    /// Stop components now and mark them desired `stopped`
+    Stop(ControlArgs),
+    /// Start components now and mark them desired `running`
+    Start(ControlArgs),
+    /// Stop and start components now
+    Restart(ControlArgs),
+    /// Show what mcp did, newest first
+    History(HistoryArgs),
     /// Check the service files and report every error; changes nothing
     Validate,
     /// Print a shell completion script
@@ -165,6 +173,23 @@ pub struct AdoptArgs {
     /// Also write a service definition for each adopted service
     #[arg(long)]
     pub write_spec: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    /// Services or single components
+    #[arg(value_name = "SERVICE[/COMPONENT]", required = true)]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this service's events
+    #[arg(value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Show at most N events
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 50)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

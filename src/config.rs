@@ -41,6 +41,8 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct PodmanSection {
     path: Option<PathBuf>,
+    timeout: Option<String>,
+    pull_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -61,6 +63,7 @@ pub struct Config {
     pub lock_wait: Duration,
     /// Configured podman path; `None` means look it up on PATH when needed.
     pub podman: Option<PathBuf>,
+    pub podman_timeouts: crate::runtime::podman::Timeouts,
     pub unikernel: UnikernelSection,
     pub json: bool,
     pub quiet: bool,
@@ -141,6 +144,7 @@ impl Config {
                 .or(file.state_dir)
                 .unwrap_or(defaults.state),
             lock_wait,
+            podman_timeouts: podman_timeouts(&file.podman)?,
             podman: file.podman.path,
             unikernel: file.unikernel,
             json: args.json,
@@ -148,6 +152,25 @@ impl Config {
             verbose: args.verbose,
         })
     }
+}
+
+fn podman_timeouts(section: &PodmanSection) -> anyhow::Result<crate::runtime::podman::Timeouts> {
+    let mut t = crate::runtime::podman::Timeouts::default();
+    let parse = |text: &Option<String>, key: &str| -> anyhow::Result<Option<Duration>> {
+        text.as_deref()
+            .map(|v| {
+                crate::duration::parse(v)
+                    .map_err(|e| anyhow::anyhow!("invalid [podman] {key} in the config file: {e}"))
+            })
+            .transpose()
+    };
+    if let Some(d) = parse(&section.timeout, "timeout")? {
+        t.call = d;
+    }
+    if let Some(d) = parse(&section.pull_timeout, "pull_timeout")? {
+        t.pull = d;
+    }
+    Ok(t)
 }
 
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {

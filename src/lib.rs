@@ -5,10 +5,12 @@ pub mod commands;
 pub mod config;
 pub mod duration;
 pub mod exit;
+pub mod lock;
 pub mod output;
 pub mod reconcile;
 pub mod registry;
 pub mod runtime;
 pub mod spec;
+pub mod timefmt;
 
 pub use commands::run;

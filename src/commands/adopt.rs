@@ -31,6 +31,7 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
     if args.containers.is_empty() && !args.all {
         return Err(UsageError("name the containers to adopt, or use --all".into()).into());
     }
+    let _lock = ctx.lock("adopt")?;
     let mut registry = Registry::open(&ctx.config.db)?;
     let podman = world::podman(&ctx.config, "adopt")?;
     let observed = podman.list()?;

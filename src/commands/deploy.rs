@@ -65,6 +65,7 @@ fn targets(args: &DeployArgs, specs: &[ServiceSpec]) -> anyhow::Result<BTreeSet<
 pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
     let specs = spec::load_dir(&ctx.config.services_dir)?;
     let targets = targets(args, &specs)?;
+    let _lock = ctx.lock("deploy")?;
     let scope: BTreeSet<String> = targets.iter().map(|(s, _)| s.clone()).collect();
     let scope_list: Vec<String> = scope.iter().cloned().collect();
     let mut registry = Registry::open(&ctx.config.db)?;
@@ -149,9 +150,9 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
         });
     }
 
-    let executor = Executor {
+    let mut executor = Executor {
         runtime: &runtime as &dyn Runtime,
-        registry: &registry,
+        registry: &mut registry,
         command: "deploy",
         jobs: args.jobs.unwrap_or_else(sync::default_jobs),
     };

@@ -2,7 +2,9 @@
 
 mod adopt;
 mod completions;
+mod control;
 mod deploy;
+mod history;
 mod logs;
 pub mod man;
 mod status;
@@ -18,6 +20,13 @@ use crate::output::Output;
 pub struct Ctx {
     pub config: Config,
     pub out: Output,
+}
+
+impl Ctx {
+    /// Takes the state lock for a mutating command (see [`crate::lock`]).
+    pub fn lock(&self, command: &str) -> anyhow::Result<crate::lock::StateLock> {
+        crate::lock::acquire(&self.config.state_dir, command, self.config.lock_wait)
+    }
 }
 
 /// Runs one command; returns the exit code for a completed run.
@@ -38,6 +47,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Status(args) => status::run(&ctx, &args),
         Command::Logs(args) => logs::run(&ctx, &args),
         Command::Adopt(args) => adopt::run(&ctx, &args),
+        Command::Stop(args) => control::run(&ctx, &args.targets, control::Verb::Stop),
+        Command::Start(args) => control::run(&ctx, &args.targets, control::Verb::Start),
+        Command::Restart(args) => control::run(&ctx, &args.targets, control::Verb::Restart),
+        Command::History(args) => history::run(&ctx, &args),
         Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
     }
 }

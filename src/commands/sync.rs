@@ -25,6 +25,12 @@ struct ActionReport<'a> {
 
 pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
     let specs = spec::load_dir(&ctx.config.services_dir)?;
+    // A dry run changes nothing, so it needs no lock.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(ctx.lock("sync")?)
+    };
     let mut registry = Registry::open(&ctx.config.db)?;
     check_scope(&args.names, &specs, &registry)?;
     let runtimes = world::Runtimes::open(&ctx.config, "sync")?;
@@ -57,9 +63,9 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
             exit::SUCCESS
         });
     }
-    let executor = Executor {
+    let mut executor = Executor {
         runtime: &runtime as &dyn Runtime,
-        registry: &registry,
+        registry: &mut registry,
         command: "sync",
         jobs: args.jobs.unwrap_or_else(default_jobs),
     };

@@ -130,7 +130,7 @@ fn execute(runtime: &dyn Runtime, a: &Action, d: Option<&Desired<'_>>) -> anyhow
 
 pub struct Executor<'a> {
     pub runtime: &'a dyn Runtime,
-    pub registry: &'a Registry,
+    pub registry: &'a mut Registry,
     pub command: &'a str,
     pub jobs: usize,
 }
@@ -138,12 +138,31 @@ pub struct Executor<'a> {
 impl Executor<'_> {
     /// Applies the plan; `report` sees each action's outcome in plan order.
     pub fn apply(
-        &self,
+        &mut self,
         plan: &Plan,
         desired: &[Desired<'_>],
         mut report: impl FnMut(&Action, &Outcome),
     ) -> anyhow::Result<Vec<Outcome>> {
         let n = plan.actions.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        // Intent first: a kill at any later instant leaves these `pending`
+        // (shown as interrupted), and the runtime state is recovered by the
+        // next plan from labels and the .next/.prev names.
+        let intents: Vec<NewEvent<'_>> = plan
+            .actions
+            .iter()
+            .map(|a| NewEvent {
+                command: self.command,
+                service: &a.service,
+                component: Some(&a.component),
+                action: a.action.as_str(),
+                detail: &a.cause,
+                outcome: "pending",
+            })
+            .collect();
+        let ids = self.registry.begin_events(&intents)?;
         let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
         let mut reported = 0;
 
@@ -163,7 +182,7 @@ impl Executor<'_> {
         let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
         for (i, a) in plan.actions.iter().enumerate() {
             if a.action == ActionKind::Adopt {
-                let outcome = self.record(a, desired, Ok(()));
+                let outcome = self.record(ids[i], a, desired, Ok(()));
                 outcomes[i] = Some(outcome);
                 continue;
             }
@@ -210,9 +229,10 @@ impl Executor<'_> {
             drop(tx);
             for (i, result, skipped) in rx {
                 let outcome = if skipped {
+                    let _ = self.registry.finish_event(ids[i], "skipped");
                     Outcome::Skipped
                 } else {
-                    self.record(&plan.actions[i], desired, result)
+                    self.record(ids[i], &plan.actions[i], desired, result)
                 };
                 outcomes[i] = Some(outcome);
                 while reported < n {
@@ -239,7 +259,13 @@ impl Executor<'_> {
     }
 
     /// Records an action's outcome: the event, and on success what now runs.
-    fn record(&self, a: &Action, desired: &[Desired<'_>], result: anyhow::Result<()>) -> Outcome {
+    fn record(
+        &self,
+        event: i64,
+        a: &Action,
+        desired: &[Desired<'_>],
+        result: anyhow::Result<()>,
+    ) -> Outcome {
         let d = a.desired.and_then(|i| desired.get(i));
         let outcome = match &result {
             Ok(()) => Outcome::Ok,
@@ -288,14 +314,7 @@ impl Executor<'_> {
                 Outcome::Failed(e) => format!("failed: {e}"),
                 Outcome::Skipped => "skipped".to_string(),
             };
-            self.registry.record_event(&NewEvent {
-                command: self.command,
-                service: &a.service,
-                component: Some(&a.component),
-                action: a.action.as_str(),
-                detail: &a.cause,
-                outcome: &outcome_text,
-            })
+            self.registry.finish_event(event, &outcome_text)
         })();
         match (outcome, bookkeeping) {
             (o, Ok(())) => o,

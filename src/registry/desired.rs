@@ -227,6 +227,16 @@ impl Registry {
                         let desired_changed = row.desired != desired;
                         if desired_changed && row.desired == DesiredState::Ignore {
                             lines.push(format!("{}: took over adopted component", c.name));
+                        } else if desired_changed
+                            && existing.is_some_and(|r| r.active == spec.active)
+                        {
+                            // Set by hand (mcp stop/start); the file has the last word.
+                            lines.push(format!(
+                                "{}: desired {} -> {} (as the service file says)",
+                                c.name,
+                                row.desired.as_str(),
+                                desired.as_str()
+                            ));
                         }
                         lines.extend(diff.iter().map(|d| format!("{}: {d}", c.name)));
                         if !diff.is_empty() || desired_changed {

@@ -44,6 +44,46 @@ impl Registry {
         Ok(())
     }
 
+    /// Records the intent of a whole plan before anything runs, in one
+    /// transaction: one `pending` event per action. Events still pending
+    /// from a run that was killed are first marked `interrupted` (callers
+    /// hold the state lock, so no live run owns them).
+    pub fn begin_events(&mut self, events: &[NewEvent<'_>]) -> anyhow::Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE events SET outcome = 'interrupted' WHERE outcome = 'pending'",
+            [],
+        )?;
+        let mut ids = Vec::with_capacity(events.len());
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO events (command, service, component, action, detail, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
+            )?;
+            for e in events {
+                stmt.execute(params![
+                    e.command,
+                    e.service,
+                    e.component,
+                    e.action,
+                    e.detail
+                ])?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Records the outcome of an event begun with [`Registry::begin_events`].
+    pub fn finish_event(&self, id: i64, outcome: &str) -> anyhow::Result<()> {
+        self.conn.execute(
+            "UPDATE events SET outcome = ?2 WHERE id = ?1",
+            params![id, outcome],
+        )?;
+        Ok(())
+    }
+
     /// Newest first; `service` filters, `limit` bounds the count.
     pub fn events(&self, service: Option<&str>, limit: usize) -> anyhow::Result<Vec<Event>> {
         let mut stmt = self.conn.prepare_cached(

@@ -7,6 +7,23 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+/// Asks the kernel to kill the child if mcp dies (e.g. kill -9 mid-sync), so
+/// no orphaned podman keeps changing things under the next run's feet.
+/// PR_SET_PDEATHSIG fires when the spawning thread exits; every caller here
+/// waits for its child on the thread that spawned it.
+fn die_with_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// An external tool at a resolved path.
 #[derive(Debug, Clone)]
 pub struct Tool {
@@ -105,6 +122,10 @@ impl Tool {
             .stdout_capture()
             .stderr_capture()
             .unchecked()
+            .before_spawn(|cmd| {
+                die_with_parent(cmd);
+                Ok(())
+            })
             .start()
             .with_context(|| format!("starting `{line}`"))?;
         let output = match handle

@@ -13,13 +13,28 @@ use super::*;
 use crate::cli::PullPolicy;
 use crate::spec::hash::HASH_VERSION;
 
-const QUICK: Duration = Duration::from_secs(60);
-/// Creating may pull an image first.
-const CREATE: Duration = Duration::from_secs(600);
-const PULL: Duration = Duration::from_secs(900);
+/// Limits on how long one podman call may take; past them the call is
+/// killed and the error names it, so a hung podman never hangs cron.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Every call that does not pull.
+    pub call: Duration,
+    /// Pulls, and creations (which may pull first).
+    pub pull: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            call: Duration::from_secs(120),
+            pull: Duration::from_secs(900),
+        }
+    }
+}
 
 pub struct Podman {
     tool: Tool,
+    timeouts: Timeouts,
 }
 
 #[derive(Deserialize)]
@@ -76,8 +91,8 @@ pub fn parse_ps(json: &str) -> anyhow::Result<Vec<Instance>> {
 }
 
 impl Podman {
-    pub fn new(tool: Tool) -> Self {
-        Podman { tool }
+    pub fn new(tool: Tool, timeouts: Timeouts) -> Self {
+        Podman { tool, timeouts }
     }
 
     fn create_args(&self, req: &CreateRequest<'_>) -> Vec<OsString> {
@@ -139,7 +154,7 @@ impl Podman {
     pub fn inspect_container(&self, name: &str) -> anyhow::Result<serde_json::Value> {
         let out = self
             .tool
-            .run(["container", "inspect", name], QUICK)
+            .run(["container", "inspect", name], self.timeouts.call)
             .with_context(|| format!("inspecting container {name}"))?;
         first_object(&out)
     }
@@ -148,7 +163,7 @@ impl Podman {
     pub fn inspect_image(&self, image: &str) -> anyhow::Result<serde_json::Value> {
         let out = self
             .tool
-            .run(["image", "inspect", image], QUICK)
+            .run(["image", "inspect", image], self.timeouts.call)
             .with_context(|| format!("inspecting image {image}"))?;
         first_object(&out)
     }
@@ -160,7 +175,7 @@ impl Podman {
         }
         args.extend(self.create_args(req));
         self.tool
-            .run(args, CREATE)
+            .run(args, self.timeouts.pull)
             .with_context(|| format!("creating container {}", req.name))?;
         Ok(())
     }
@@ -174,16 +189,17 @@ impl Runtime for Podman {
     fn list(&self) -> anyhow::Result<Vec<Instance>> {
         let out = self
             .tool
-            .run(["ps", "--all", "--format", "json"], QUICK)
+            .run(["ps", "--all", "--format", "json"], self.timeouts.call)
             .context("listing containers")?;
         parse_ps(&out)
     }
 
     fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>> {
         let present = || -> anyhow::Result<bool> {
-            let out = self
-                .tool
-                .capture(&["image".into(), "exists".into(), image.into()], QUICK)?;
+            let out = self.tool.capture(
+                &["image".into(), "exists".into(), image.into()],
+                self.timeouts.call,
+            )?;
             Ok(out.code == Some(0))
         };
         let should_pull = match policy {
@@ -201,24 +217,28 @@ impl Runtime for Podman {
         if should_pull {
             let out = self
                 .tool
-                .run(["pull", "--quiet", image], PULL)
+                .run(["pull", "--quiet", image], self.timeouts.pull)
                 .with_context(|| format!("pulling {image}"))?;
             return Ok(out.lines().last().map(|l| l.trim().to_string()));
         }
         let id = self
             .tool
-            .run(["image", "inspect", "--format", "{{.Id}}", image], QUICK)
+            .run(
+                ["image", "inspect", "--format", "{{.Id}}", image],
+                self.timeouts.call,
+            )
             .with_context(|| format!("inspecting image {image}"))?;
         Ok(Some(id.trim().to_string()))
     }
 
     fn ensure_network(&self, network: &str) -> anyhow::Result<()> {
-        let exists = self
-            .tool
-            .capture(&["network".into(), "exists".into(), network.into()], QUICK)?;
+        let exists = self.tool.capture(
+            &["network".into(), "exists".into(), network.into()],
+            self.timeouts.call,
+        )?;
         if exists.code != Some(0) {
             self.tool
-                .run(["network", "create", network], QUICK)
+                .run(["network", "create", network], self.timeouts.call)
                 .with_context(|| format!("creating network {network}"))?;
         }
         Ok(())
@@ -234,7 +254,7 @@ impl Runtime for Podman {
 
     fn start(&self, name: &str) -> anyhow::Result<()> {
         self.tool
-            .run(["start", name], QUICK)
+            .run(["start", name], self.timeouts.call)
             .with_context(|| format!("starting container {name}"))?;
         Ok(())
     }
@@ -242,21 +262,27 @@ impl Runtime for Podman {
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let secs = timeout.as_secs().to_string();
         self.tool
-            .run(["stop", "--time", &secs, name], timeout + QUICK)
+            .run(
+                ["stop", "--time", &secs, name],
+                timeout + self.timeouts.call,
+            )
             .with_context(|| format!("stopping container {name}"))?;
         Ok(())
     }
 
     fn remove(&self, name: &str) -> anyhow::Result<()> {
         self.tool
-            .run(["rm", "--force", "--ignore", "--time", "10", name], QUICK)
+            .run(
+                ["rm", "--force", "--ignore", "--time", "10", name],
+                self.timeouts.call,
+            )
             .with_context(|| format!("removing container {name}"))?;
         Ok(())
     }
 
     fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
         self.tool
-            .run(["rename", from, to], QUICK)
+            .run(["rename", from, to], self.timeouts.call)
             .with_context(|| format!("renaming container {from} to {to}"))?;
         Ok(())
     }
@@ -270,7 +296,7 @@ impl Runtime for Podman {
                 "{{.State.Status}} {{.State.ExitCode}}".into(),
                 name.into(),
             ],
-            QUICK,
+            self.timeouts.call,
         )?;
         if out.code != Some(0) {
             return Ok(None);
@@ -295,7 +321,7 @@ impl Runtime for Podman {
             args.push(s.into());
         }
         args.push(name.into());
-        let timeout = (!opts.follow).then_some(QUICK);
+        let timeout = (!opts.follow).then_some(self.timeouts.call);
         self.tool.stream(args, timeout)
     }
 }

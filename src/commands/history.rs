@@ -1,0 +1,50 @@
+//! `mcp history [SERVICE]`: what mcp did, newest first. Read-only, no lock.
+
+use super::Ctx;
+use crate::cli::HistoryArgs;
+use crate::exit;
+use crate::registry::Registry;
+
+pub fn run(ctx: &Ctx, args: &HistoryArgs) -> anyhow::Result<u8> {
+    let registry = Registry::open(&ctx.config.db)?;
+    let events = registry.events(args.service.as_deref(), args.limit)?;
+    if ctx.out.json {
+        ctx.out
+            .print_json(&serde_json::json!({ "events": events }))?;
+        return Ok(exit::SUCCESS);
+    }
+    if events.is_empty() {
+        if !ctx.out.quiet {
+            ctx.out.line("no events");
+        }
+        return Ok(exit::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.clone(),
+                e.command.clone(),
+                match &e.component {
+                    Some(c) => format!("{}/{c}", e.service),
+                    None => e.service.clone(),
+                },
+                e.action.clone(),
+                e.detail.clone(),
+                e.outcome.clone(),
+            ]
+        })
+        .collect();
+    ctx.out.line(&ctx.out.table(
+        &[
+            "TIME",
+            "COMMAND",
+            "COMPONENT",
+            "ACTION",
+            "DETAIL",
+            "OUTCOME",
+        ],
+        &rows,
+    ));
+    Ok(exit::SUCCESS)
+}
