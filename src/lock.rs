@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -29,6 +29,13 @@ pub fn acquire(state_dir: &Path, command: &str, wait: Duration) -> anyhow::Resul
         .mode(0o700)
         .create(state_dir)
         .with_context(|| format!("creating state directory {}", state_dir.display()))?;
+    // VM state and the lock record live here: keep it private even if it
+    // was made by someone else first.
+    let mode = fs::metadata(state_dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        fs::set_permissions(state_dir, fs::Permissions::from_mode(mode & 0o700))
+            .with_context(|| format!("restricting permissions of {}", state_dir.display()))?;
+    }
     let path = state_dir.join("mcp.lock");
     let mut file = OpenOptions::new()
         .read(true)

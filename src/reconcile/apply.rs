@@ -37,8 +37,17 @@ pub fn deployed_json(d: &Desired<'_>) -> String {
     value.to_string()
 }
 
+/// How far a replacement got; a rollback undoes exactly these steps.
+#[derive(Debug, Default)]
+struct Swap {
+    old_stopped: bool,
+    old_aside: bool,
+    new_in_place: bool,
+}
+
 /// Replaces a component's instance without losing it: create the new one
-/// aside, swap names, start it, gate it, and put the old one back on failure.
+/// aside, swap names, start it, gate it, and put the old one back if any
+/// step fails. Until the old one is stopped nothing has changed.
 pub fn replace(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow::Result<()> {
     let name = d.instance();
     let next = format!("{name}{NEXT_SUFFIX}");
@@ -54,42 +63,51 @@ pub fn replace(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow:
     let old_running = old == Some(crate::runtime::State::Running);
     runtime.remove(&next)?;
     // Creating pulls a missing image; a bad image fails here, old one untouched.
-    runtime.create(&req)?;
-    if old_running {
-        runtime.stop(&name, STOP_TIMEOUT)?;
+    if let Err(e) = runtime.create(&req) {
+        let _ = runtime.remove(&next);
+        return Err(e);
     }
-    if old.is_some() {
-        runtime.rename(&name, &prev)?;
+    let mut swap = Swap::default();
+    let swapped = (|| -> anyhow::Result<()> {
+        if old_running {
+            runtime.stop(&name, STOP_TIMEOUT)?;
+            swap.old_stopped = true;
+        }
+        if old.is_some() {
+            runtime.rename(&name, &prev)?;
+            swap.old_aside = true;
+        }
+        runtime.rename(&next, &name)?;
+        swap.new_in_place = true;
+        runtime.start(&name)?;
+        wait_healthy(runtime, &name, d.spec)
+    })();
+    let Err(why) = swapped else {
+        // The next sync removes a .prev left here if this removal fails.
+        runtime.remove(&prev)?;
+        return Ok(());
+    };
+    if old.is_none() {
+        return Err(why.context(format!("the new {name} failed")));
     }
-    runtime.rename(&next, &name)?;
-    let started = runtime
-        .start(&name)
-        .and_then(|()| wait_healthy(runtime, &name, d.spec));
-    match started {
-        Ok(()) => {
-            runtime.remove(&prev)?;
-            Ok(())
+    let rollback = (|| -> anyhow::Result<()> {
+        runtime.remove(if swap.new_in_place { &name } else { &next })?;
+        if swap.old_aside {
+            runtime.rename(&prev, &name)?;
         }
-        Err(why) if old.is_none() => Err(why.context(format!("the new {name} failed"))),
-        Err(why) => {
-            let rollback = (|| -> anyhow::Result<()> {
-                runtime.remove(&name)?;
-                runtime.rename(&prev, &name)?;
-                if old_running {
-                    runtime.start(&name)?;
-                }
-                Ok(())
-            })();
-            match rollback {
-                Ok(()) => Err(why.context(format!(
-                    "the new {name} failed; the previous version was put back{}",
-                    if old_running { " and is running" } else { "" }
-                ))),
-                Err(e) => Err(why.context(format!(
-                    "the new {name} failed and restoring the previous version failed too: {e:#}"
-                ))),
-            }
+        if swap.old_stopped {
+            runtime.start(&name)?;
         }
+        Ok(())
+    })();
+    match rollback {
+        Ok(()) => Err(why.context(format!(
+            "the new {name} failed; the previous version was put back{}",
+            if old_running { " and is running" } else { "" }
+        ))),
+        Err(e) => Err(why.context(format!(
+            "the new {name} failed and putting the previous version back failed too ({e:#}); the next sync retries"
+        ))),
     }
 }
 

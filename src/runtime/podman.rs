@@ -299,7 +299,10 @@ impl Runtime for Podman {
             self.timeouts.call,
         )?;
         if out.code != Some(0) {
-            return Ok(None);
+            if out.stderr.to_lowercase().contains("no such") {
+                return Ok(None);
+            }
+            anyhow::bail!("inspecting container {name} failed: {}", out.stderr.trim());
         }
         let mut parts = out.stdout.split_whitespace();
         let status = parts.next().unwrap_or_default();

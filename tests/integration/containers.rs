@@ -1,8 +1,7 @@
 //! Containers end to end on real podman and a real OCI registry on loopback.
 
-use std::path::Path;
-
-use crate::support::{Host, Output};
+use crate::shim::PodmanShim;
+use crate::support::Host;
 
 fn web_spec(host: &Host, tag: &str, port: u16, extra: &str) -> String {
     format!(
@@ -83,44 +82,6 @@ fn killed_component_is_drift_and_sync_brings_it_back() {
     host.mcp(["status", "--check"]).success();
 }
 
-/// A PATH shim that counts podman calls and runs the real podman.
-fn counting_shim(dir: &Path) -> std::path::PathBuf {
-    let real = which_podman();
-    let log = dir.join("calls.log");
-    let shim = dir.join("podman");
-    std::fs::write(
-        &shim,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-            log.display(),
-            real
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
-    log
-}
-
-fn which_podman() -> String {
-    let out = std::process::Command::new("sh")
-        .args(["-c", "command -v podman"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn mcp_with_path(host: &Host, shim_dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = host.mcp_command();
-    let path = format!(
-        "{}:{}",
-        shim_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    cmd.env("PATH", path).args(args);
-    host.run(cmd)
-}
-
 #[test]
 fn a_no_op_sync_makes_exactly_one_podman_call() {
     let host = Host::new();
@@ -128,16 +89,10 @@ fn a_no_op_sync_makes_exactly_one_podman_call() {
     host.write_service("web", &web_spec(&host, "v1", port, ""));
     host.mcp(["sync"]).success();
 
-    let shim_dir = tempfile::tempdir().unwrap();
-    let log = counting_shim(shim_dir.path());
-    let out = mcp_with_path(&host, shim_dir.path(), &["sync"]).success();
+    let shim = PodmanShim::new();
+    let out = shim.mcp(&host, &["sync"], None, None).success();
     assert_eq!(out.out(), "no changes");
-    let calls = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(
-        calls.lines().collect::<Vec<_>>(),
-        vec!["ps --all --format json"],
-        "podman calls:\n{calls}"
-    );
+    assert_eq!(shim.calls(), vec!["ps --all --format json"]);
 }
 
 #[test]
