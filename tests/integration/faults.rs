@@ -230,7 +230,7 @@ fn kill_9_during_converge_then_one_sync_converges() {
     let mut tags = vec!["v1"; ports.len()];
     for round in 0..rounds {
         for (i, port) in ports.iter().enumerate() {
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 tags[i] = if tags[i] == "v1" { "v2" } else { "v1" };
             }
             host.write_service(&format!("k{i}"), &web(&host, tags[i], *port));

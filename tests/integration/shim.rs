@@ -3,7 +3,6 @@
 //! replaces it on the happy path.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 use crate::support::{Host, Output};
 
@@ -44,10 +43,6 @@ exec '{real}' "$@"
         std::fs::write(&path, script).expect("write shim");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         PodmanShim { dir }
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// The calls logged since the last reset, one `podman` argv per line.
