@@ -10,6 +10,7 @@ use crate::runtime::Runtime;
 use crate::runtime::dispatch::Dispatch;
 use crate::runtime::exec::Tool;
 use crate::runtime::podman::Podman;
+use crate::runtime::qemu::Qemu;
 use crate::spec::hash::RuntimeSpec;
 use crate::spec::{ServiceSpec, instance_name};
 
@@ -33,9 +34,23 @@ pub struct Runtimes {
 
 impl Runtimes {
     pub fn open(config: &Config, needed_by: &str) -> anyhow::Result<Self> {
+        let podman = podman(config, needed_by)?;
+        // VMs are pulled with podman too; ops and qemu are located when a VM
+        // needs them, so `status` and `logs` work without them.
+        let vm_podman = Tool::locate(
+            "podman",
+            config.podman.as_deref(),
+            needed_by,
+            config.verbose,
+        )?;
         Ok(Runtimes {
-            podman: podman(config, needed_by)?,
-            vm: None,
+            podman,
+            vm: Some(Box::new(Qemu::new(
+                &config.state_dir,
+                vm_podman,
+                config.unikernel.clone(),
+                config.verbose,
+            ))),
         })
     }
 

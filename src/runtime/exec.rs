@@ -148,6 +148,40 @@ impl Tool {
         })
     }
 
+    /// Starts a long-lived process that outlives mcp: in `dir`, stdin from
+    /// /dev/null, stdout and stderr to `log` (never mcp's own streams, or
+    /// cron and `$(...)` would wait for it), and in a process group of its
+    /// own so a terminal's Ctrl-C aimed at mcp does not reach it. Nobody
+    /// waits for it: once mcp exits, init reaps it. Returns its pid.
+    pub fn spawn_detached<I, S>(
+        &self,
+        args: I,
+        dir: &Path,
+        log: std::fs::File,
+    ) -> anyhow::Result<u32>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        use std::os::unix::process::CommandExt;
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let line = self.command_line(&args);
+        if self.trace {
+            eprintln!("+ {line}");
+        }
+        let err = log.try_clone().context("duplicating the log file handle")?;
+        let child = std::process::Command::new(&self.path)
+            .args(&args)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting `{line}`"))?;
+        Ok(child.id())
+    }
+
     /// Runs with stdout and stderr passed through (for `logs`), with no
     /// timeout when `follow` is set, since following ends only on interrupt.
     pub fn stream<I, S>(&self, args: I, timeout: Option<Duration>) -> anyhow::Result<i32>

@@ -2,7 +2,14 @@
 
 pub mod dispatch;
 pub mod exec;
+pub mod ops;
 pub mod podman;
+pub mod qemu;
+pub mod qemu_argv;
+pub mod qmp;
+pub mod vmbuild;
+pub mod vmlogs;
+pub mod vmstate;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

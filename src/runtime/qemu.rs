@@ -1,0 +1,491 @@
+//! The unikernel runtime: Nanos VMs built by `ops` and booted by mcp under
+//! `qemu-system-x86_64`, one state directory each (see `vmstate`).
+//!
+//! qemu is detached from mcp but not left unwatched: it runs under a tiny
+//! supervisor, `sh -c SUPERVISOR`, that waits for it and writes its exit
+//! status to `exit-status`. That is how a VM that powered off on its own
+//! reports `exited` with the guest's exit code (`isa-debug-exit`), long after
+//! the mcp that booted it is gone, without a daemon. The supervisor's script
+//! is a constant; qemu's argv reaches it as positional parameters, never
+//! through the shell's parser.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::exec::Tool;
+use super::qemu_argv::{HostKvm, Machine, choose_machine, qemu_args};
+use super::qmp::Qmp;
+use super::vmstate::*;
+use super::*;
+use crate::cli::PullPolicy;
+use crate::config::UnikernelSection;
+use crate::spec::hash::HASH_VERSION;
+
+/// Waits for qemu, then records its exit status (see the module docs). It
+/// writes relative to its working directory, the VM's state directory,
+/// which follows a rename of that directory.
+const SUPERVISOR: &str =
+    "trap '' HUP INT\n\"$@\"\necho $? >exit-status.tmp\nmv -f exit-status.tmp exit-status\n";
+const QMP_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long qemu may take to create its pidfile and QMP socket.
+const LAUNCH: Duration = Duration::from_secs(30);
+/// Under KVM, how long a boot is watched for `internal-error` before the
+/// guest has printed anything.
+const KVM_BOOT_WATCH: Duration = Duration::from_secs(10);
+/// After `quit` or SIGKILL, how long qemu may take to go.
+const GONE: Duration = Duration::from_secs(5);
+const REMOVE_STOP: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(100);
+
+pub struct Qemu {
+    vms: PathBuf,
+    podman: Tool,
+    config: UnikernelSection,
+    trace: bool,
+}
+
+impl Qemu {
+    pub fn new(state_dir: &Path, podman: Tool, config: UnikernelSection, trace: bool) -> Self {
+        Qemu {
+            vms: state_dir.join("vms"),
+            podman,
+            config,
+            trace,
+        }
+    }
+
+    fn dir(&self, name: &str) -> VmDir {
+        VmDir::new(&self.vms, name)
+    }
+
+    fn ops(&self, needed_by: &str) -> anyhow::Result<Tool> {
+        Tool::locate("ops", self.config.ops.as_deref(), needed_by, self.trace)
+    }
+
+    fn qemu(&self, needed_by: &str) -> anyhow::Result<Tool> {
+        Tool::locate(
+            "qemu-system-x86_64",
+            self.config.qemu.as_deref(),
+            needed_by,
+            self.trace,
+        )
+    }
+
+    /// `service/component` of a VM, for errors about missing tools.
+    fn needed_by(record: &VmRecord, name: &str) -> String {
+        match (
+            record.labels.get(LABEL_SERVICE),
+            record.labels.get(LABEL_COMPONENT),
+        ) {
+            (Some(s), Some(c)) => format!("{s}/{c}"),
+            _ => name.to_string(),
+        }
+    }
+
+    fn instance(&self, name: &str, query_qmp: bool) -> Instance {
+        let dir = self.dir(name);
+        // A missing or unreadable vm.json is a half-created VM: shown, with
+        // no labels, so the planner replaces or adopts it.
+        let record = dir.record().ok().flatten();
+        let mut state = dir.observe();
+        let run = dir.run().ok().flatten();
+        if state == State::Running && (query_qmp || run.as_ref().is_some_and(|r| r.accel == "kvm"))
+        {
+            state = qmp_state(&dir, run.as_ref());
+        }
+        let _ = vmlogs::rotate_if_large(&dir.file(SERIAL_LOG));
+        Instance {
+            name: name.to_string(),
+            runtime: "unikernel",
+            image: record.as_ref().map(|r| r.image.clone()).unwrap_or_default(),
+            image_id: record
+                .as_ref()
+                .map(|r| r.image_id.clone())
+                .unwrap_or_default(),
+            started_at: run
+                .filter(|_| state == State::Running)
+                .map(|r| r.started_at),
+            state,
+            labels: record.map(|r| r.labels).unwrap_or_default(),
+        }
+    }
+
+    /// A built disk with this ops image name that another VM already uses.
+    fn reusable_disk(&self, ops_image: &str) -> Option<PathBuf> {
+        self.records()
+            .into_iter()
+            .find(|r| r.ops_image == ops_image && r.disk.is_file())
+            .map(|r| r.disk)
+    }
+
+    fn records(&self) -> Vec<VmRecord> {
+        let Ok(entries) = fs::read_dir(&self.vms) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| VmDir { path: e.path() }.record().ok().flatten())
+            .collect()
+    }
+
+    fn build(&self, req: &CreateRequest<'_>, dir: &VmDir, ops: &Tool) -> anyhow::Result<()> {
+        let spec = req.spec;
+        let image = vmbuild::ensure_image(&self.podman, &spec.image)?;
+        let (program, args) = super::ops::program_and_args(&image, spec.cmd.as_deref())?;
+        let program_dir = dir.file("program");
+        create_private_dir(&program_dir)?;
+        let elf =
+            vmbuild::extract_program(&self.podman, &spec.image, &image, &program, &program_dir)?;
+        let config = super::ops::ops_config(spec, &image, args);
+        write_json(&dir.file(OPS_CONFIG), &config)?;
+        let ops_image = super::ops::image_name(req.service, &spec.name, req.spec_hash, &image.id);
+        let disk = match self.reusable_disk(&ops_image) {
+            Some(disk) => disk,
+            None => vmbuild::ops_build(ops, &elf, &dir.file(OPS_CONFIG), &ops_image)?,
+        };
+        let labels = [
+            (LABEL_SERVICE, req.service.to_string()),
+            (LABEL_COMPONENT, spec.name.clone()),
+            (LABEL_SPEC_HASH, req.spec_hash.to_string()),
+            (LABEL_HASH_VERSION, HASH_VERSION.to_string()),
+            (LABEL_IMAGE, spec.image.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let record = VmRecord {
+            labels,
+            image: spec.image.clone(),
+            image_id: image.id,
+            program: elf
+                .strip_prefix(&dir.path)
+                .unwrap_or(&elf)
+                .display()
+                .to_string(),
+            ops_image,
+            disk,
+            memory_mb: config.run_config.memory.trim_end_matches('M').parse()?,
+            vcpus: config.run_config.cpus,
+            ports: spec.ports.iter().map(ToString::to_string).collect(),
+            qemu_name: crate::spec::instance_name(req.service, &spec.name),
+        };
+        write_json(&dir.file(RECORD), &record)
+    }
+
+    /// Waits until the spawned qemu is up: pid recorded, QMP answering, and
+    /// under KVM, the guest past the point where kvm_pvm hosts fail.
+    fn wait_booted(&self, name: &str, dir: &VmDir, machine: &Machine) -> anyhow::Result<()> {
+        let deadline = Instant::now() + LAUNCH;
+        let run = loop {
+            if let Some(status) = dir.exit_status() {
+                anyhow::bail!(
+                    "qemu for {name} exited at once (status {status}): {}",
+                    tail_of(&dir.file(QEMU_LOG))
+                );
+            }
+            let pid = read_pid(&dir.file(QEMU_PIDFILE));
+            let ticks = pid.and_then(proc_start_ticks);
+            if let (Some(pid), Some(start_ticks)) = (pid, ticks)
+                && dir.file(QMP_SOCKET).exists()
+            {
+                break RunRecord {
+                    pid,
+                    start_ticks,
+                    started_at: vmlogs::now(),
+                    accel: machine.accel.to_string(),
+                };
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "qemu for {name} did not come up within {}s: {}",
+                    LAUNCH.as_secs(),
+                    tail_of(&dir.file(QEMU_LOG))
+                );
+            }
+            std::thread::sleep(POLL);
+        };
+        write_json(&dir.file(RUN), &run)?;
+        fs::write(dir.file(VM_PIDFILE), format!("{}\n", run.pid))
+            .with_context(|| format!("writing {}", dir.file(VM_PIDFILE).display()))?;
+
+        let serial = dir.file(SERIAL_LOG);
+        let serial_at_boot = fs::metadata(&serial).map_or(0, |m| m.len());
+        let watch_until = Instant::now() + KVM_BOOT_WATCH;
+        loop {
+            match qmp_state(dir, Some(&run)) {
+                State::Running => {}
+                State::Other(why) if why.starts_with("internal-error") => {
+                    let _ = self.stop(name, Duration::ZERO);
+                    anyhow::bail!("{name} {why}");
+                }
+                other => anyhow::bail!(
+                    "{name} is {} right after boot: {}",
+                    other.describe(),
+                    tail_of(&dir.file(QEMU_LOG))
+                ),
+            }
+            let printed = fs::metadata(&serial).map_or(0, |m| m.len()) > serial_at_boot;
+            if machine.accel != "kvm" || printed || Instant::now() >= watch_until {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+/// The run state from QMP `query-status`; `internal-error` carries the
+/// cause and the fix. Falls back to the file scan's `Running` if QMP is busy.
+fn qmp_state(dir: &VmDir, run: Option<&RunRecord>) -> State {
+    let status = Qmp::connect(&dir.file(QMP_SOCKET), QMP_TIMEOUT).and_then(|mut q| q.status());
+    match status.as_deref() {
+        Ok("internal-error") => {
+            let under = run.map_or("its accelerator", |r| {
+                if r.accel == "kvm" { "KVM" } else { "TCG" }
+            });
+            let pvm = if Path::new("/sys/module/kvm_pvm").exists() {
+                " (this host's /dev/kvm is the kvm_pvm module, which cannot run ordinary guests)"
+            } else {
+                ""
+            };
+            State::Other(format!(
+                "internal-error: the guest CPU stopped under {under}{pvm}; set accel = \"tcg\" in the [unikernel] section of mcp.toml"
+            ))
+        }
+        Ok("paused") => State::Paused,
+        Ok("guest-panicked") => State::Other("guest-panicked".into()),
+        _ => State::Running,
+    }
+}
+
+/// Whether the process of `run` is gone, waiting up to `timeout`.
+fn wait_gone(run: &RunRecord, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if proc_start_ticks(run.pid) != Some(run.start_ticks) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// The last lines of a log, for error messages.
+fn tail_of(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
+    if tail.is_empty() {
+        format!("{} is empty", path.display())
+    } else {
+        tail
+    }
+}
+
+use super::{vmbuild, vmlogs};
+
+impl Runtime for Qemu {
+    fn list(&self) -> anyhow::Result<Vec<Instance>> {
+        let entries = match fs::read_dir(&self.vms) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", self.vms.display())),
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        Ok(names.iter().map(|n| self.instance(n, false)).collect())
+    }
+
+    fn owns(&self, name: &str) -> bool {
+        self.dir(name).exists()
+    }
+
+    fn preflight(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
+        let needed_by = format!("{}/{}", req.service, req.spec.name);
+        self.ops(&needed_by)?;
+        self.qemu(&needed_by)?;
+        Ok(())
+    }
+
+    fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>> {
+        if policy == PullPolicy::Always {
+            self.podman
+                .run(["pull", "--quiet", image], Duration::from_secs(900))
+                .with_context(|| format!("pulling {image}"))?;
+        }
+        Ok(Some(vmbuild::ensure_image(&self.podman, image)?.id))
+    }
+
+    fn ensure_network(&self, _network: &str) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn create(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
+        self.preflight(req)?;
+        let ops = self.ops(&format!("{}/{}", req.service, req.spec.name))?;
+        let dir = self.dir(req.name);
+        if dir.exists() {
+            if dir.record()?.is_some() {
+                anyhow::bail!("a VM named {} already exists", req.name);
+            }
+            // Left by an interrupted create.
+            fs::remove_dir_all(&dir.path)
+                .with_context(|| format!("removing {}", dir.path.display()))?;
+        }
+        create_private_dir(&self.vms)?;
+        create_private_dir(&dir.path)?;
+        let built = self.build(req, &dir, &ops);
+        if built.is_err() {
+            let _ = fs::remove_dir_all(&dir.path);
+        }
+        built.with_context(|| format!("creating VM {}", req.name))
+    }
+
+    fn run(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
+        self.create(req)?;
+        self.start(req.name)
+    }
+
+    fn start(&self, name: &str) -> anyhow::Result<()> {
+        let dir = self.dir(name);
+        let record = dir
+            .record()?
+            .with_context(|| format!("VM {name} was never completely built; remove it"))?;
+        if dir.live_pid().is_some() {
+            return Ok(());
+        }
+        let needed_by = Self::needed_by(&record, name);
+        let qemu = self.qemu(&needed_by)?;
+        let sh = Tool::locate("sh", None, &needed_by, self.trace)?;
+        if !record.disk.is_file() {
+            anyhow::bail!(
+                "the disk image {} of {name} is gone; `mcp deploy` rebuilds it",
+                record.disk.display()
+            );
+        }
+        let machine = choose_machine(
+            self.config.accel,
+            self.config.cpu.as_deref(),
+            HostKvm::probe(),
+        );
+        let mut argv: Vec<std::ffi::OsString> = vec![
+            "-c".into(),
+            SUPERVISOR.into(),
+            "mcp-vm-supervisor".into(),
+            qemu.path.clone().into(),
+        ];
+        argv.extend(qemu_args(&record, &machine)?.into_iter().map(Into::into));
+        dir.clear_run_files()?;
+        let serial = dir.file(SERIAL_LOG);
+        vmlogs::rotate_if_large(&serial)?;
+        vmlogs::mark(
+            &serial,
+            &format!("boot ({}, {})", machine.accel, machine.cpu),
+        )?;
+        let log = fs::File::create(dir.file(QEMU_LOG))
+            .with_context(|| format!("creating {}", dir.file(QEMU_LOG).display()))?;
+        sh.spawn_detached(argv, &dir.path, log)
+            .with_context(|| format!("booting {name}"))?;
+        self.wait_booted(name, &dir, &machine)
+    }
+
+    fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
+        let dir = self.dir(name);
+        if dir.live_pid().is_none() {
+            return Ok(());
+        }
+        let Some(run) = dir.run()? else {
+            anyhow::bail!("{name} runs but mcp has no record of its boot; stop its qemu by hand");
+        };
+        let started = Instant::now();
+        let qmp = |command: &str| {
+            Qmp::connect(&dir.file(QMP_SOCKET), QMP_TIMEOUT).and_then(|mut q| q.execute(command))
+        };
+        // The guest's orderly shutdown first (ACPI power button), then qemu's own.
+        let mut how = "system_powerdown";
+        if timeout.is_zero() || qmp("system_powerdown").is_err() || !wait_gone(&run, timeout) {
+            how = "QMP quit";
+            if qmp("quit").is_err() || !wait_gone(&run, GONE) {
+                how = "SIGKILL";
+                let kill = Tool::locate("kill", None, name, self.trace)?;
+                kill.run(["-KILL", &run.pid.to_string()], QMP_TIMEOUT)
+                    .with_context(|| format!("killing qemu of {name}"))?;
+                if !wait_gone(&run, GONE) {
+                    anyhow::bail!("qemu of {name} (pid {}) survived SIGKILL", run.pid);
+                }
+            }
+        }
+        let _ = vmlogs::mark(
+            &dir.file(SERIAL_LOG),
+            &format!(
+                "stopped by {how} after {:.1}s",
+                started.elapsed().as_secs_f64()
+            ),
+        );
+        // The supervisor writes the exit status a moment after qemu ends.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while dir.exit_status().is_none() && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+        Ok(())
+    }
+
+    fn remove(&self, name: &str) -> anyhow::Result<()> {
+        let dir = self.dir(name);
+        if !dir.exists() {
+            return Ok(());
+        }
+        self.stop(name, REMOVE_STOP)?;
+        let record = dir.record().ok().flatten();
+        fs::remove_dir_all(&dir.path)
+            .with_context(|| format!("removing {}", dir.path.display()))?;
+        // The disk goes with its last VM (a replacement with the same spec
+        // and image boots the very same disk).
+        if let Some(r) = record
+            && !self.records().iter().any(|o| o.disk == r.disk)
+        {
+            match fs::remove_file(&r.disk) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing {}", r.disk.display()));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        let (a, b) = (self.dir(from), self.dir(to));
+        if b.exists() {
+            anyhow::bail!("cannot rename VM {from} to {to}: {to} exists");
+        }
+        fs::rename(&a.path, &b.path).with_context(|| format!("renaming VM {from} to {to}"))
+    }
+
+    fn state(&self, name: &str) -> anyhow::Result<Option<State>> {
+        if !self.dir(name).exists() {
+            return Ok(None);
+        }
+        Ok(Some(self.instance(name, true).state))
+    }
+
+    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
+        let dir = self.dir(name);
+        if !dir.exists() {
+            anyhow::bail!("there is no VM {name}");
+        }
+        let since = opts.since.as_deref().map(vmlogs::parse_since).transpose()?;
+        let alive = || dir.live_pid().is_some();
+        vmlogs::print(&dir.file(SERIAL_LOG), opts.tail, since, opts.follow, &alive)?;
+        Ok(0)
+    }
+}

@@ -1,0 +1,185 @@
+//! A VM's logs are its serial console, written by qemu to `serial.log`.
+//!
+//! The console has no timestamps, so mcp writes a marker line before every
+//! boot and after every stop; `--since T` starts at the last boot marker at
+//! or before T (the boot that was running at T). The log is rotated by
+//! copy-and-truncate when it passes [`ROTATE_AT`] (qemu appends with
+//! O_APPEND, so truncation is safe); one old generation is kept.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+pub const ROTATE_AT: u64 = 8 * 1024 * 1024;
+const MARKER: &str = "-- mcp: ";
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Appends an mcp marker line (`-- mcp: boot at 1700000000 --`).
+pub fn mark(log: &Path, what: &str) -> anyhow::Result<()> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    writeln!(f, "{MARKER}{what} at {} --", now())
+        .with_context(|| format!("writing {}", log.display()))
+}
+
+/// The time in a boot marker line, if it is one.
+fn boot_marker_time(line: &str) -> Option<i64> {
+    let rest = line.strip_prefix(MARKER)?.strip_prefix("boot at ")?;
+    rest.trim_end_matches(" --").trim().parse().ok()
+}
+
+/// Keeps the log under the bound: copies it to `serial.log.1` and truncates.
+pub fn rotate_if_large(log: &Path) -> anyhow::Result<()> {
+    let Ok(meta) = fs::metadata(log) else {
+        return Ok(());
+    };
+    if meta.len() < ROTATE_AT {
+        return Ok(());
+    }
+    let old = log.with_extension("log.1");
+    fs::copy(log, &old).with_context(|| format!("rotating {}", log.display()))?;
+    OpenOptions::new()
+        .write(true)
+        .open(log)
+        .and_then(|f| f.set_len(0))
+        .with_context(|| format!("truncating {}", log.display()))
+}
+
+/// Parses `--since`: a duration ago (`10m`) or a unix time in seconds.
+pub fn parse_since(text: &str) -> anyhow::Result<i64> {
+    if let Some(secs) = text.strip_prefix('@').and_then(|s| s.parse().ok()) {
+        return Ok(secs);
+    }
+    if let Ok(secs) = text.parse::<i64>()
+        && secs > 1_000_000_000
+    {
+        return Ok(secs);
+    }
+    let ago = crate::duration::parse(text).map_err(|e| {
+        anyhow::anyhow!(
+            "--since for a VM takes a duration (10m) or unix seconds (@1700000000): {e}"
+        )
+    })?;
+    Ok(now() - ago.as_secs() as i64)
+}
+
+/// The lines to print: from the boot running at `since`, then the last `tail`.
+pub fn select<'a>(text: &'a str, tail: Option<u64>, since: Option<i64>) -> Vec<&'a str> {
+    let mut lines: Vec<&str> = text.lines().collect();
+    if let Some(t) = since {
+        let start = lines
+            .iter()
+            .rposition(|l| boot_marker_time(l).is_some_and(|b| b <= t))
+            .unwrap_or(0);
+        lines.drain(..start);
+    }
+    if let Some(n) = tail {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        let skip = lines.len().saturating_sub(n);
+        lines.drain(..skip);
+    }
+    lines
+}
+
+/// Prints the selected lines; with `follow`, keeps printing what the guest
+/// writes until `alive` says the VM is gone (and the rest is drained).
+pub fn print(
+    log: &Path,
+    tail: Option<u64>,
+    since: Option<i64>,
+    follow: bool,
+    alive: &dyn Fn() -> bool,
+) -> anyhow::Result<()> {
+    let mut file = match File::open(log) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !follow => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", log.display())),
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", log.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut out = std::io::stdout().lock();
+    for line in select(&text, tail, since) {
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    if !follow {
+        return Ok(());
+    }
+    let mut pos = bytes.len() as u64;
+    let mut buf = Vec::new();
+    loop {
+        let len = fs::metadata(log).map(|m| m.len()).unwrap_or(0);
+        if len < pos {
+            // Rotated (truncated): start again from the top.
+            pos = 0;
+        }
+        if len > pos {
+            file.seek(SeekFrom::Start(pos))?;
+            buf.clear();
+            Read::by_ref(&mut file)
+                .take(len - pos)
+                .read_to_end(&mut buf)?;
+            pos += buf.len() as u64;
+            out.write_all(&buf)?;
+            out.flush()?;
+            continue;
+        }
+        if !alive() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_and_since_by_boot_marker() {
+        let log = "-- mcp: boot at 100 --\nold 1\nold 2\n-- mcp: stopped by system_powerdown at 150 --\n-- mcp: boot at 200 --\nnew 1\nnew 2\n";
+        assert_eq!(select(log, Some(2), None), vec!["new 1", "new 2"]);
+        assert_eq!(select(log, None, Some(250))[0], "-- mcp: boot at 200 --");
+        assert_eq!(select(log, None, Some(120))[1], "old 1");
+        assert_eq!(select(log, None, Some(50)).len(), 7);
+        assert_eq!(select(log, Some(0), None).len(), 0);
+    }
+
+    #[test]
+    fn since_parsing() {
+        assert_eq!(parse_since("@1700000000").unwrap(), 1_700_000_000);
+        assert_eq!(parse_since("1700000000").unwrap(), 1_700_000_000);
+        let ten_min_ago = parse_since("10m").unwrap();
+        assert!((now() - 600 - ten_min_ago).abs() <= 1);
+        assert!(parse_since("yesterday").is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_one_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("serial.log");
+        fs::write(&log, vec![b'x'; (ROTATE_AT + 1) as usize]).unwrap();
+        rotate_if_large(&log).unwrap();
+        assert_eq!(fs::metadata(&log).unwrap().len(), 0);
+        assert_eq!(
+            fs::metadata(dir.path().join("serial.log.1")).unwrap().len(),
+            ROTATE_AT + 1
+        );
+        fs::write(&log, "small").unwrap();
+        rotate_if_large(&log).unwrap();
+        assert_eq!(fs::read_to_string(&log).unwrap(), "small");
+    }
+}
