@@ -1,0 +1,232 @@
+//! The generated files under `completions/` and `man/` are committed (DESIGN §6): these
+//! tests render each one with the built `mcp` binary and fail when a committed file is
+//! stale, missing or left over from a command that no longer exists.
+//!
+//! Regenerate after changing the CLI (src/cli.rs, src/commands/man.rs):
+//!
+//! ```text
+//! MCP_UPDATE_GENERATED=1 cargo nextest run generated
+//! ```
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Set to `1` to rewrite the committed files instead of comparing them.
+const UPDATE_VAR: &str = "MCP_UPDATE_GENERATED";
+const REGENERATE: &str = "MCP_UPDATE_GENERATED=1 cargo nextest run generated";
+
+/// Directories that hold only generated files.
+const GENERATED_DIRS: [&str; 2] = ["completions", "man"];
+
+fn updating() -> bool {
+    std::env::var_os(UPDATE_VAR).is_some_and(|v| v == "1")
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every generated file (path relative to the repository) and the `mcp` arguments that
+/// print it.
+fn generated_files() -> Vec<(String, Vec<String>)> {
+    let mut files = vec![
+        (
+            "completions/mcp.bash".to_string(),
+            args(&["completions", "bash"]),
+        ),
+        (
+            "completions/_mcp".to_string(),
+            args(&["completions", "zsh"]),
+        ),
+        (
+            "completions/mcp.fish".to_string(),
+            args(&["completions", "fish"]),
+        ),
+    ];
+    for page in mcp::commands::man::page_names() {
+        let argv = match page.strip_prefix("mcp-") {
+            Some(command) => args(&["man", command]),
+            None => args(&["man"]),
+        };
+        files.push((format!("man/{page}.1"), argv));
+    }
+    files
+}
+
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+/// Runs the built `mcp` with `argv` and returns its stdout. `MCP_*` variables are removed
+/// so that the developer's setup cannot leak into the output.
+fn render(argv: &[String]) -> Vec<u8> {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp"));
+    for var in [
+        "MCP_CONFIG",
+        "MCP_SERVICES",
+        "MCP_DB",
+        "MCP_STATE_DIR",
+        "MCP_LOCK_WAIT",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .args(argv)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running mcp {}: {e}", argv.join(" ")));
+    assert!(
+        out.status.success(),
+        "mcp {} failed ({}):\n{}",
+        argv.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.stdout.is_empty(),
+        "mcp {} printed nothing",
+        argv.join(" ")
+    );
+    out.stdout
+}
+
+fn render_text(argv: &[&str]) -> String {
+    String::from_utf8(render(&args(argv)))
+        .unwrap_or_else(|e| panic!("mcp {} printed invalid UTF-8: {e}", argv.join(" ")))
+}
+
+#[test]
+fn committed_completions_and_man_pages_are_up_to_date() {
+    let root = repo();
+    let mut stale = Vec::new();
+    for (rel, argv) in generated_files() {
+        let path = root.join(&rel);
+        let fresh = render(&argv);
+        let committed = fs::read(&path).ok();
+        if committed.as_deref() == Some(fresh.as_slice()) {
+            continue;
+        }
+        if updating() {
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir)
+                    .unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+            }
+            fs::write(&path, &fresh).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+            eprintln!("updated {rel}");
+        } else {
+            let why = if committed.is_none() {
+                "missing"
+            } else {
+                "differs"
+            };
+            stale.push(format!("  {rel} ({why} from `mcp {}`)", argv.join(" ")));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "generated files are stale (the CLI changed?):\n{}\nregenerate them with:\n  {REGENERATE}\nand commit the result",
+        stale.join("\n")
+    );
+}
+
+#[test]
+fn no_stale_generated_files_are_left_over() {
+    let root = repo();
+    let expected: BTreeSet<String> = generated_files().into_iter().map(|(rel, _)| rel).collect();
+    let mut present = BTreeSet::new();
+    for dir in GENERATED_DIRS {
+        let Ok(entries) = fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            present.insert(format!("{dir}/{}", entry.file_name().to_string_lossy()));
+        }
+    }
+    let extra: Vec<&String> = present.difference(&expected).collect();
+    if updating() {
+        // The other test writes what is missing; this one removes what is left over.
+        for rel in extra {
+            remove(&root.join(rel));
+            eprintln!("removed {rel}");
+        }
+        return;
+    }
+    let missing: Vec<&String> = expected.difference(&present).collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "generated files do not match the CLI: left over (no command generates them): \
+         {extra:?}; missing: {missing:?}\nregenerate them with:\n  {REGENERATE}\n\
+         and commit the result"
+    );
+    let pages = mcp::commands::man::page_names();
+    assert!(pages.contains(&"mcp".to_string()), "pages: {pages:?}");
+    assert!(pages.contains(&"mcp-sync".to_string()), "pages: {pages:?}");
+}
+
+fn remove(path: &Path) {
+    let result = if path.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    result.unwrap_or_else(|e| panic!("removing {}: {e}", path.display()));
+}
+
+#[test]
+fn completions_and_man_page_have_the_expected_shape() {
+    let bash = render_text(&["completions", "bash"]);
+    assert!(
+        bash.starts_with("_mcp() {"),
+        "bash completion does not start with its function:\n{}",
+        &bash[..bash.len().min(200)]
+    );
+    assert!(
+        bash.contains("complete -F _mcp"),
+        "bash completion is not registered"
+    );
+
+    let zsh = render_text(&["completions", "zsh"]);
+    assert!(
+        zsh.starts_with("#compdef mcp"),
+        "zsh: {}",
+        &zsh[..zsh.len().min(200)]
+    );
+    let fish = render_text(&["completions", "fish"]);
+    assert!(
+        fish.contains("complete -c mcp"),
+        "fish: {}",
+        &fish[..fish.len().min(200)]
+    );
+
+    let man = render_text(&["man"]);
+    assert!(man.contains(".TH mcp 1"), "no .TH line in `mcp man`");
+    for section in ["NAME", "SYNOPSIS", "EXIT STATUS", "ENVIRONMENT", "FILES"] {
+        assert!(
+            man.lines()
+                .any(|l| l.starts_with(".SH") && l.contains(section)),
+            "`mcp man` has no {section} section"
+        );
+    }
+    for code in ["0", "1", "2", "3", "65", "75"] {
+        assert!(
+            man.contains(&format!("\\fB{code}\\fR")),
+            "`mcp man` does not document exit code {code}"
+        );
+    }
+    for var in ["MCP_CONFIG", "MCP_SERVICES", "MCP_DB", "MCP_STATE_DIR"] {
+        assert!(man.contains(var), "`mcp man` does not mention {var}");
+    }
+
+    let sync = render_text(&["man", "sync"]);
+    assert!(
+        sync.contains(".TH mcp-sync 1"),
+        "no .TH line in `mcp man sync`"
+    );
+    assert!(
+        sync.contains("dry\\-run"),
+        "`mcp man sync` does not mention --dry-run"
+    );
+}
