@@ -182,7 +182,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         for dr in &drifts {
             match dr {
                 Drift::Missing => actions.push(act(ActionKind::Create, &name, "missing".into())),
-                Drift::Exited(_) | Drift::NotStarted if !restored => {
+                Drift::Exited(code) if !restored && restarts(d.spec, *code) => {
+                    actions.push(act(ActionKind::Start, &name, dr.reason()))
+                }
+                Drift::NotStarted if !restored => {
                     actions.push(act(ActionKind::Start, &name, dr.reason()))
                 }
                 Drift::RunningButStopped => {
@@ -232,6 +235,22 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     Plan { actions }
 }
 
+/// Whether sync starts an exited instance again. VMs have no engine that
+/// restarts them, so their restart policy is applied here: `no` leaves an
+/// exited VM alone, `on-failure` restarts it only after a non-zero exit.
+/// Containers keep the old behaviour (an exited one is started).
+pub fn restarts(spec: &ComponentSpec, exit_code: i32) -> bool {
+    use crate::spec::{RestartPolicy, RuntimeKind};
+    if spec.runtime != RuntimeKind::Unikernel {
+        return true;
+    }
+    match spec.restart {
+        RestartPolicy::No => false,
+        RestartPolicy::OnFailure => exit_code != 0,
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+    }
+}
+
 /// The cause of a needed replacement: the image first, then spec fields.
 fn recreate_cause(d: &Desired<'_>, drifts: &[Drift]) -> Option<String> {
     let mut causes = Vec::new();
@@ -260,4 +279,28 @@ fn recreate_cause(d: &Desired<'_>, drifts: &[Drift]) -> Option<String> {
 pub fn describe_image_change(from: &str, to: &str) -> String {
     let (f, t) = image_change(from, to);
     format!("{f} -> {t}")
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::restarts;
+    use crate::spec::{RestartPolicy, RuntimeKind};
+
+    #[test]
+    fn vm_restart_policy() {
+        let mut spec = crate::runtime::ops::test_spec("vm");
+        for (policy, code, expected) in [
+            (RestartPolicy::No, 1, false),
+            (RestartPolicy::OnFailure, 0, false),
+            (RestartPolicy::OnFailure, 137, true),
+            (RestartPolicy::Always, 0, true),
+            (RestartPolicy::UnlessStopped, 0, true),
+        ] {
+            spec.restart = policy;
+            assert_eq!(restarts(&spec, code), expected, "{policy:?} {code}");
+        }
+        spec.runtime = RuntimeKind::Container;
+        spec.restart = RestartPolicy::No;
+        assert!(restarts(&spec, 0));
+    }
 }

@@ -75,7 +75,7 @@ pub fn parse_since(text: &str) -> anyhow::Result<i64> {
 }
 
 /// The lines to print: from the boot running at `since`, then the last `tail`.
-pub fn select<'a>(text: &'a str, tail: Option<u64>, since: Option<i64>) -> Vec<&'a str> {
+pub fn select(text: &str, tail: Option<u64>, since: Option<i64>) -> Vec<&str> {
     let mut lines: Vec<&str> = text.lines().collect();
     if let Some(t) = since {
         let start = lines

@@ -2,3 +2,4 @@ mod support;
 
 mod bad_input;
 mod smoke;
+mod unikernel;

@@ -25,8 +25,13 @@ pub const WEB_REPO: &str = "web";
 /// Tags of `web`, see [`web_images`].
 pub const WEB_TAGS: [&str; 4] = ["v1", "v2", "broken", "nohealth"];
 
+/// Repository of the unikernel test images: `127.0.0.1:5471/uni:<tag>`.
+pub const UNI_REPO: &str = "uni";
+/// Tags of `uni`, see [`uni_images`].
+pub const UNI_TAGS: [&str; 2] = ["v1", "v2"];
+
 /// Bump when the images change: a registry holding older images gets them re-pushed.
-const FIXTURE_VERSION: &str = "fixtures-3";
+const FIXTURE_VERSION: &str = "fixtures-4";
 /// Marker repository, pushed last: `mcp-fixtures:<FIXTURE_VERSION>` means "all done".
 const MARKER_REPO: &str = "mcp-fixtures";
 
@@ -136,6 +141,65 @@ pub fn web_images() -> Vec<WebImage> {
     ]
 }
 
+/// The stand-in `ops` (tests/fixtures/ops-standin/ops) and the cache it builds its
+/// kernel and base initramfs into (`target/test-fixtures/ops-standin`), filled once per
+/// run: the stand-in locks the cache itself, so parallel test processes wait for one
+/// build instead of racing.
+pub struct OpsStandin {
+    /// The directory holding `ops`, to put first on PATH.
+    pub bin_dir: PathBuf,
+    /// Its `OPS_STANDIN_CACHE`.
+    pub cache: PathBuf,
+}
+
+pub fn ops_standin() -> &'static OpsStandin {
+    static STANDIN: OnceLock<OpsStandin> = OnceLock::new();
+    STANDIN.get_or_init(|| {
+        let bin_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops-standin");
+        let cache = fixtures_dir().join("ops-standin");
+        let started = Instant::now();
+        let out = Command::new(bin_dir.join("ops"))
+            .arg("standin-prepare")
+            .env("OPS_STANDIN_CACHE", &cache)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running the stand-in ops: {e}"));
+        if !out.status.success() {
+            panic!(
+                "preparing the stand-in ops (run scripts/setup-host) failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        eprintln!(
+            "test fixtures: stand-in ops ready in {:.1?}",
+            started.elapsed()
+        );
+        OpsStandin { bin_dir, cache }
+    })
+}
+
+/// The unikernel test images, `REGISTRY/uni:<tag>`: a rootfs holding only a static
+/// `/bin/busybox`, with ENTRYPOINT `["/bin/busybox"]` (the ELF mcp hands to `ops build`)
+/// and CMD `["sh", "-c", SCRIPT]` (the Args, since the test specs give no `cmd`). The
+/// script prints `hello from uni vN` on the console, writes `/www/index.html` (exactly
+/// `vN`) and serves it with `httpd -f -p 8080`: the content comes from the image's CMD,
+/// so a new image version is visible over HTTP.
+pub fn uni_images() -> Vec<(&'static str, String)> {
+    UNI_TAGS
+        .iter()
+        .map(|v| {
+            (
+                *v,
+                format!(
+                    "echo 'hello from uni {v}'; mkdir -p /www; printf {v} > /www/index.html; \
+                     echo 'uni {v}: serving /www on port 8080'; exec httpd -f -p 8080 -h /www"
+                ),
+            )
+        })
+        .collect()
+}
+
 fn setup() -> Result<Fixtures, String> {
     let dir = fixtures_dir();
     fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -193,8 +257,12 @@ fn images_ready() -> bool {
     let Some(web) = tags(WEB_REPO) else {
         return false;
     };
+    let Some(uni) = tags(UNI_REPO) else {
+        return false;
+    };
     marker.contains(&format!("\"{FIXTURE_VERSION}\""))
         && WEB_TAGS.iter().all(|t| web.contains(&format!("\"{t}\"")))
+        && UNI_TAGS.iter().all(|t| uni.contains(&format!("\"{t}\"")))
 }
 
 fn start_registry(dir: &Path) -> Result<(), String> {
@@ -313,6 +381,42 @@ fn build_and_push(fx: &Fixtures) -> Result<(), String> {
             "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin",
             "--change",
             "WORKDIR /",
+            tar.to_str().unwrap(),
+            &reference,
+        ])?;
+        podman(&["push", "-q", "--tls-verify=false", &reference])?;
+    }
+    for (tag, script) in uni_images() {
+        let rootfs = build.join(format!("rootfs-uni-{tag}"));
+        if rootfs.exists() {
+            fs::remove_dir_all(&rootfs).map_err(|e| format!("{}: {e}", rootfs.display()))?;
+        }
+        fs::create_dir_all(rootfs.join("bin")).map_err(|e| format!("{}: {e}", rootfs.display()))?;
+        fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
+            .map_err(|e| format!("copying /bin/busybox: {e}"))?;
+        let tar = build.join(format!("uni-{tag}.tar"));
+        let status = Command::new("tar")
+            .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .map_err(|e| format!("running tar: {e}"))?;
+        if !status.success() {
+            return Err(format!("tar of {} failed: {status}", rootfs.display()));
+        }
+        let cmd = serde_json::to_string(&["sh", "-c", &script]).unwrap();
+        let reference = format!("{REGISTRY}/{UNI_REPO}:{tag}");
+        podman(&[
+            "import",
+            "-q",
+            "--change",
+            "ENTRYPOINT [\"/bin/busybox\"]",
+            "--change",
+            &format!("CMD {cmd}"),
+            "--change",
+            "ENV PATH=/bin",
             tar.to_str().unwrap(),
             &reference,
         ])?;

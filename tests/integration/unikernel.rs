@@ -1,0 +1,271 @@
+//! Unikernel components (issue 4) on real qemu under TCG, beside a container. `ops` is
+//! the test stand-in (tests/fixtures/ops-standin), whose "unikernel" is a small Linux
+//! guest that runs the image's ELF with the config's Args and Env.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::support::fixtures::{REGISTRY, UNI_REPO, ops_standin};
+use crate::support::{Host, Output};
+
+/// A VM boots in ~3.5 s under TCG on an idle 2-vCPU host; parallel tests share the CPUs.
+const BOOT_PATIENCE: Duration = Duration::from_secs(90);
+
+struct VmHost {
+    host: Host,
+    ops_home: PathBuf,
+}
+
+impl VmHost {
+    fn new() -> VmHost {
+        ops_standin();
+        let host = Host::new();
+        host.write_config("[unikernel]\naccel = \"tcg\"\n");
+        let ops_home = host.root().join("ops-home");
+        VmHost { host, ops_home }
+    }
+
+    /// `mcp ARGS` with the stand-in ops on PATH (or not) and ops writing below the test.
+    fn mcp_with(&self, ops_on_path: bool, args: &[&str]) -> Output {
+        let fx = ops_standin();
+        let path = std::env::var("PATH").unwrap_or_default();
+        let path = if ops_on_path {
+            format!("{}:{path}", fx.bin_dir.display())
+        } else {
+            path
+        };
+        let mut cmd = self.host.mcp_command();
+        cmd.env("PATH", path)
+            .env("OPS_HOME", &self.ops_home)
+            .env("OPS_STANDIN_CACHE", &fx.cache)
+            .args(args);
+        self.host.run(cmd)
+    }
+
+    fn mcp(&self, args: &[&str]) -> Output {
+        self.mcp_with(true, args)
+    }
+
+    fn uni(&self, tag: &str) -> String {
+        format!("{REGISTRY}/{UNI_REPO}:{tag}")
+    }
+
+    fn vm_dir(&self, instance: &str) -> PathBuf {
+        self.host.state_dir().join("vms").join(instance)
+    }
+
+    fn qemu_pid(&self, instance: &str) -> Option<u32> {
+        std::fs::read_to_string(self.vm_dir(instance).join("vm.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Waits until GET / on `port` answers `expected`; the seconds it took.
+    #[track_caller]
+    fn wait_serves(&self, port: u16, expected: &str) -> f64 {
+        let started = Instant::now();
+        let mut last = None;
+        while started.elapsed() < BOOT_PATIENCE {
+            last = crate::support::http_get(port, "/", Duration::from_secs(2));
+            if matches!(&last, Some((200..=299, body)) if body == expected) {
+                return started.elapsed().as_secs_f64();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "127.0.0.1:{port} did not serve {expected:?} within {BOOT_PATIENCE:?}; last: {last:?}"
+        );
+    }
+
+    fn status_of(&self, component: &str) -> serde_json::Value {
+        let out = self.mcp(&["--json", "status"]);
+        out.json()["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["component"] == component)
+            .unwrap_or_else(|| panic!("no {component} in status\n{out}"))
+            .clone()
+    }
+}
+
+fn service(host: &VmHost, web_port: u16, vm_port: u16, uni_tag: &str, active: bool) -> String {
+    format!(
+        r#"active = {active}
+
+[[components]]
+name = "web"
+image = "{web}"
+ports = ["127.0.0.1:{web_port}:8080"]
+
+[[components]]
+name = "vm"
+image = "{uni}"
+runtime = "unikernel"
+ports = ["127.0.0.1:{vm_port}:8080"]
+
+[components.health]
+http = "http://127.0.0.1:{vm_port}/"
+timeout = "90s"
+"#,
+        web = host.host.image("v1"),
+        uni = host.uni(uni_tag),
+    )
+}
+
+#[test]
+fn container_and_vm_side_by_side() {
+    let h = VmHost::new();
+    let (web_port, vm_port) = (h.host.free_port(), h.host.free_port());
+    h.host
+        .write_service("svc", &service(&h, web_port, vm_port, "v1", true));
+
+    let started = Instant::now();
+    h.mcp(&["sync"]).success();
+    eprintln!(
+        "sync (build + boot + health) took {:.1?}",
+        started.elapsed()
+    );
+    h.host.assert_serves(web_port, "v1");
+    h.wait_serves(vm_port, "v1");
+
+    // status: both running, with versions, the VM as `unikernel`.
+    let vm = h.status_of("vm");
+    assert_eq!(vm["runtime"], "unikernel", "{vm}");
+    assert_eq!(vm["observed"], "running", "{vm}");
+    assert_eq!(vm["version"], "v1", "{vm}");
+    assert_eq!(vm["drift"], serde_json::json!([]), "{vm}");
+    let web = h.status_of("web");
+    assert_eq!(web["observed"], "running", "{web}");
+    assert_eq!(web["runtime"], "container", "{web}");
+    h.mcp(&["status", "--check"])
+        .success()
+        .stdout_has("unikernel");
+
+    // logs: the guest's console.
+    h.mcp(&["logs", "svc/vm", "--tail", "20"])
+        .success()
+        .stdout_has("hello from uni v1");
+
+    // kill -9 of qemu: drift, then sync boots it again.
+    let pid = h.qemu_pid("svc-vm").expect("vm.pid");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.status_of("vm")["observed"] == "running" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = h.mcp(&["status", "--check"]).expect_code(3);
+    assert!(out.stdout.contains("exited"), "{out}");
+    assert_eq!(h.status_of("vm")["exit_code"], 137);
+    h.mcp(&["sync"]).success().stdout_has("start");
+    h.wait_serves(vm_port, "v1");
+    assert_ne!(h.qemu_pid("svc-vm"), Some(pid));
+
+    // A new image version: rebuilt and replaced; the new version answers.
+    h.host
+        .write_service("svc", &service(&h, web_port, vm_port, "v2", true));
+    h.mcp(&["sync"]).success().stdout_has("recreate");
+    h.wait_serves(vm_port, "v2");
+    let vm = h.status_of("vm");
+    assert_eq!(vm["version"], "v2", "{vm}");
+    assert_eq!(vm["observed"], "running", "{vm}");
+    let leftovers: Vec<String> = std::fs::read_dir(h.host.state_dir().join("vms"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, vec!["svc-vm".to_string()]);
+    let images: Vec<String> = std::fs::read_dir(h.ops_home.join(".ops/images"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        images.len(),
+        1,
+        "the v1 disk is removed with its VM: {images:?}"
+    );
+
+    // active = false: the VM is stopped through QMP (ACPI power button), not SIGKILL.
+    h.host
+        .write_service("svc", &service(&h, web_port, vm_port, "v2", false));
+    let started = Instant::now();
+    h.mcp(&["sync"]).success();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(30), "stopping took {took:?}");
+    let serial = std::fs::read_to_string(h.vm_dir("svc-vm").join("serial.log")).unwrap();
+    assert!(
+        serial.contains("LGF: power button, shutting down"),
+        "{serial}"
+    );
+    assert!(serial.contains("stopped by system_powerdown"), "{serial}");
+    let vm = h.status_of("vm");
+    assert_eq!(vm["observed"], "exited", "{vm}");
+    assert_eq!(vm["exit_code"], 0, "{vm}");
+    assert_eq!(h.host.curl_once(vm_port), None);
+}
+
+#[test]
+fn missing_ops_is_named_and_the_running_vm_is_untouched() {
+    let h = VmHost::new();
+    let (web_port, vm_port) = (h.host.free_port(), h.host.free_port());
+    h.host
+        .write_service("svc", &service(&h, web_port, vm_port, "v1", true));
+    h.mcp(&["sync"]).success();
+    h.wait_serves(vm_port, "v1");
+    let pid = h.qemu_pid("svc-vm");
+
+    h.host
+        .write_service("svc", &service(&h, web_port, vm_port, "v2", true));
+    let out = h.mcp_with(false, &["sync"]).failure();
+    assert!(
+        out.stderr
+            .contains("ops was not found on PATH (needed by svc/vm)"),
+        "{out}"
+    );
+    assert_eq!(h.qemu_pid("svc-vm"), pid);
+    assert_eq!(h.host.curl_once(vm_port).as_deref(), Some("v1"));
+    assert_eq!(h.status_of("vm")["observed"], "running");
+}
+
+#[test]
+fn guest_exit_code_is_reported() {
+    let h = VmHost::new();
+    h.host.write_service(
+        "job",
+        &format!(
+            r#"[[components]]
+name = "vm"
+image = "{}"
+runtime = "unikernel"
+restart = "no"
+cmd = ["sh", "-c", "echo job running; exit 3"]
+"#,
+            h.uni("v1")
+        ),
+    );
+    h.mcp(&["sync"]).success();
+    let deadline = Instant::now() + BOOT_PATIENCE;
+    let mut vm = h.status_of("vm");
+    while vm["observed"] == "running" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        vm = h.status_of("vm");
+    }
+    assert_eq!(vm["observed"], "exited", "{vm}");
+    assert_eq!(vm["exit_code"], 3, "{vm}");
+    h.mcp(&["logs", "job/vm"])
+        .success()
+        .stdout_has("job running");
+    // restart = "no": sync leaves the exited VM alone.
+    let out = h.mcp(&["--json", "sync", "--dry-run"]);
+    assert!(
+        !out.stdout.contains("\"start\""),
+        "sync would restart a VM with restart = no\n{out}"
+    );
+}
