@@ -7,6 +7,7 @@ pub mod duration;
 pub mod exit;
 pub mod lock;
 pub mod output;
+pub mod progress;
 pub mod reconcile;
 pub mod registry;
 pub mod runtime;

@@ -73,6 +73,8 @@ pub fn acquire(state_dir: &Path, command: &str, wait: Duration) -> anyhow::Resul
     file.seek(SeekFrom::Start(0))?;
     file.write_all(record.as_bytes())
         .with_context(|| format!("recording the lock holder in {}", path.display()))?;
+    // A killed predecessor's podman calls may still be finishing: let them.
+    crate::runtime::children::adopt_ledger(state_dir.join("mcp.children"), wait);
     Ok(StateLock { _file: file })
 }
 

@@ -31,7 +31,7 @@ impl Output {
 
     /// Whether progress indicators may be drawn.
     pub fn progress(&self) -> bool {
-        self.tty && !self.quiet && !self.json && std::io::stderr().is_terminal()
+        self.tty && !self.quiet && !self.json && !self.verbose && std::io::stderr().is_terminal()
     }
 
     pub fn print_json<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {

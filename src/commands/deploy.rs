@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Ctx, sync, world};
 use crate::cli::DeployArgs;
 use crate::exit::{self, UsageError};
+use crate::progress::Progress;
 use crate::reconcile::{self, Action, ActionKind, Executor, PlanInput};
 use crate::registry::{DesiredState, Registry};
 use crate::runtime::Runtime;
@@ -81,6 +82,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
     let rows = registry.components()?;
     let mut desired = world::desired(&scoped, &rows);
 
+    let progress = Progress::new(ctx.out.progress());
     // Pull before anything is stopped: a missing image changes nothing.
     let mut pulled: BTreeMap<String, Option<String>> = BTreeMap::new();
     for d in desired.iter_mut() {
@@ -88,7 +90,13 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
             continue;
         }
         if !pulled.contains_key(&d.spec.image) {
-            let id = runtime.pull(&d.spec.image, args.pull).map_err(|e| {
+            let line = progress.line(
+                &format!("{}/{}", d.service, d.spec.name),
+                &format!("pull {}", d.spec.image),
+            );
+            let id = runtime.pull(&d.spec.image, args.pull);
+            line.finish(if id.is_ok() { "ok" } else { "FAILED" });
+            let id = id.map_err(|e| {
                 e.context(format!(
                     "deploying {}/{}: nothing was changed",
                     d.service, d.spec.name
@@ -152,6 +160,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
 
     let mut executor = Executor {
         runtime: &runtime as &dyn Runtime,
+        progress: &progress,
         registry: &mut registry,
         command: "deploy",
         jobs: args.jobs.unwrap_or_else(sync::default_jobs),

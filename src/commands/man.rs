@@ -111,7 +111,10 @@ pub fn render(command: Option<&str>) -> anyhow::Result<Vec<u8>> {
         section(&mut roff, "FILES", FILES);
     }
     roff.to_writer(&mut buf)?;
-    man.render_version_section(&mut buf)?;
+    // Subcommands carry no version of their own (clap_mangen would panic).
+    if cmd.get_version().is_some() {
+        man.render_version_section(&mut buf)?;
+    }
     Ok(buf)
 }
 

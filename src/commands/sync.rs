@@ -10,6 +10,7 @@ use serde_json::json;
 use super::{Ctx, world};
 use crate::cli::SyncArgs;
 use crate::exit::{self, UsageError};
+use crate::progress::Progress;
 use crate::reconcile::{self, Action, Executor, Outcome, PlanInput};
 use crate::registry::{ChangeKind, Registry, ServiceChange};
 use crate::runtime::Runtime;
@@ -63,8 +64,10 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
             exit::SUCCESS
         });
     }
+    let progress = Progress::new(ctx.out.progress());
     let mut executor = Executor {
         runtime: &runtime as &dyn Runtime,
+        progress: &progress,
         registry: &mut registry,
         command: "sync",
         jobs: args.jobs.unwrap_or_else(default_jobs),

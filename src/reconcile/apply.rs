@@ -148,6 +148,7 @@ fn execute(runtime: &dyn Runtime, a: &Action, d: Option<&Desired<'_>>) -> anyhow
 
 pub struct Executor<'a> {
     pub runtime: &'a dyn Runtime,
+    pub progress: &'a crate::progress::Progress,
     pub registry: &'a mut Registry,
     pub command: &'a str,
     pub jobs: usize,
@@ -218,6 +219,7 @@ impl Executor<'_> {
         let (tx, rx) = mpsc::channel::<(usize, anyhow::Result<()>, bool)>();
 
         let runtime = self.runtime;
+        let progress = self.progress;
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let tx = tx.clone();
@@ -237,7 +239,12 @@ impl Executor<'_> {
                                 continue;
                             }
                             let d = a.desired.and_then(|j| desired.get(j));
+                            let line = progress.line(
+                                &format!("{}/{}", a.service, a.component),
+                                &format!("{} ({})", a.action.as_str(), a.cause),
+                            );
                             let result = execute(runtime, a, d);
+                            line.finish(if result.is_ok() { "ok" } else { "FAILED" });
                             failed = result.is_err();
                             let _ = tx.send((i, result, false));
                         }

@@ -7,23 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-/// Asks the kernel to kill the child if mcp dies (e.g. kill -9 mid-sync), so
-/// no orphaned podman keeps changing things under the next run's feet.
-/// PR_SET_PDEATHSIG fires when the spawning thread exits; every caller here
-/// waits for its child on the thread that spawned it.
-fn die_with_parent(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
 /// An external tool at a resolved path.
 #[derive(Debug, Clone)]
 pub struct Tool {
@@ -123,24 +106,28 @@ impl Tool {
             .stderr_capture()
             .unchecked()
             .before_spawn(|cmd| {
-                die_with_parent(cmd);
+                // A group of its own, so a later run can wait for it should
+                // mcp be killed meanwhile (see runtime::children).
+                std::os::unix::process::CommandExt::process_group(cmd, 0);
                 Ok(())
             })
             .start()
             .with_context(|| format!("starting `{line}`"))?;
-        let output = match handle
-            .wait_timeout(timeout)
-            .with_context(|| format!("waiting for `{line}`"))?
-        {
+        let pids = handle.pids();
+        pids.iter().copied().for_each(super::children::started);
+        let waited = handle.wait_timeout(timeout);
+        let output = match waited.with_context(|| format!("waiting for `{line}`"))? {
             Some(out) => out.clone(),
             None => {
                 let _ = handle.kill();
+                pids.iter().copied().for_each(super::children::finished);
                 anyhow::bail!(
                     "`{line}` did not finish within {}s and was killed",
                     timeout.as_secs()
                 );
             }
         };
+        pids.iter().copied().for_each(super::children::finished);
         Ok(Captured {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),

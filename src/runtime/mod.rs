@@ -1,5 +1,6 @@
 //! Runtimes: one trait, and what the runtime shows of an instance.
 
+pub mod children;
 pub mod dispatch;
 pub mod exec;
 pub mod ops;

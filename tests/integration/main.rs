@@ -1,5 +1,11 @@
 mod support;
 
 mod bad_input;
+mod containers;
+mod faults;
+mod generated;
+mod registry_sync;
+mod shim;
 mod smoke;
+mod terminal;
 mod unikernel;

@@ -1,0 +1,83 @@
+//! Outstanding external commands, remembered on disk so that a run killed
+//! with -9 does not leave the next one racing its orphans.
+//!
+//! Killing a child along with mcp is worse than letting it finish: a podman
+//! killed half way leaves netavark's port forwards and reservations behind.
+//! So each child runs in a process group of its own (its pid), recorded in
+//! `<state_dir>/mcp.children` while it runs. The next mcp, once it holds the
+//! lock, waits for any recorded group that still has members before it looks
+//! at the runtime. Daemons that podman starts (conmon) leave the group with
+//! setsid, so they are not waited for.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+struct Ledger {
+    path: PathBuf,
+    groups: BTreeSet<u32>,
+}
+
+static LEDGER: Mutex<Option<Ledger>> = Mutex::new(None);
+
+fn write(ledger: &Ledger) {
+    let text: String = ledger.groups.iter().map(|g| format!("{g}\n")).collect();
+    // Best effort: losing the ledger only loses the wait, never correctness
+    // of the registry; the planner still recovers from what it observes.
+    let _ = fs::write(&ledger.path, text);
+}
+
+/// Whether any process is still in process group `pgid`.
+fn group_alive(pgid: u32) -> bool {
+    let Ok(pgid) = i32::try_from(pgid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks for existence and permission.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+/// Starts recording children in `path`, after waiting (up to `patience`)
+/// for the groups a previous, killed run left there. Returns how many
+/// groups were waited for.
+pub fn adopt_ledger(path: PathBuf, patience: Duration) -> usize {
+    let left: Vec<u32> = fs::read_to_string(&path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .filter(|g| group_alive(*g))
+        .collect();
+    let deadline = Instant::now() + patience;
+    while left.iter().any(|g| group_alive(*g)) && Instant::now() < deadline {
+        sleep(Duration::from_millis(100));
+    }
+    let ledger = Ledger {
+        path,
+        groups: BTreeSet::new(),
+    };
+    write(&ledger);
+    if let Ok(mut slot) = LEDGER.lock() {
+        *slot = Some(ledger);
+    }
+    left.len()
+}
+
+pub fn started(pid: u32) {
+    if let Ok(mut slot) = LEDGER.lock()
+        && let Some(ledger) = slot.as_mut()
+    {
+        ledger.groups.insert(pid);
+        write(ledger);
+    }
+}
+
+pub fn finished(pid: u32) {
+    if let Ok(mut slot) = LEDGER.lock()
+        && let Some(ledger) = slot.as_mut()
+    {
+        ledger.groups.remove(&pid);
+        write(ledger);
+    }
+}
