@@ -4,6 +4,8 @@ pub mod apply;
 pub mod drift;
 pub mod health;
 pub mod plan;
+#[cfg(test)]
+mod plan_tests;
 
 pub use apply::{Executor, Outcome};
 pub use plan::{Action, ActionKind, Desired, Plan, PlanInput, plan};

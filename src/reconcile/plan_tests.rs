@@ -1,0 +1,375 @@
+//! Unit and property tests of the planner: a pure function, so the world it
+//! plans against is built in memory and the plan is applied to a model of
+//! the runtime to check that it converges.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::plan::*;
+use crate::registry::DesiredState;
+use crate::runtime::*;
+use crate::spec::hash::{HASH_VERSION, RuntimeSpec};
+use crate::spec::parse::FileReader;
+use crate::spec::{ComponentSpec, ServiceSpec};
+
+fn service(name: &str, image: &str, ports: &[&str], restart: &str) -> ServiceSpec {
+    let ports: Vec<String> = ports.iter().map(|p| format!("\"{p}\"")).collect();
+    let text = format!(
+        "[[components]]\nname = \"app\"\nimage = \"{image}\"\nrestart = \"{restart}\"\nports = [{}]\n",
+        ports.join(", ")
+    );
+    let mut reader = FileReader::new(Path::new("t.toml"), &text);
+    let parsed = reader.read_service(name).expect("parses");
+    assert!(reader.diagnostics.is_empty(), "{:?}", reader.diagnostics);
+    parsed.spec
+}
+
+fn desired<'a>(s: &'a ServiceSpec, state: DesiredState) -> Desired<'a> {
+    let c: &ComponentSpec = &s.components[0];
+    Desired {
+        service: &s.name,
+        spec: c,
+        desired: state,
+        spec_hash: RuntimeSpec::of(c).hash(),
+        deployed: None,
+        deployed_hash: None,
+        image_id: None,
+    }
+}
+
+/// An instance as mcp would have created it from `d`, in `state`.
+fn created_from(d: &Desired<'_>, state: State) -> Instance {
+    let labels: BTreeMap<String, String> = [
+        (LABEL_SERVICE, d.service.to_string()),
+        (LABEL_COMPONENT, d.spec.name.clone()),
+        (LABEL_SPEC_HASH, d.spec_hash.clone()),
+        (LABEL_HASH_VERSION, HASH_VERSION.to_string()),
+        (LABEL_IMAGE, d.spec.image.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Instance {
+        name: d.instance(),
+        runtime: "container",
+        image: d.spec.image.clone(),
+        image_id: "id".into(),
+        state,
+        started_at: None,
+        labels,
+    }
+}
+
+fn unlabelled(name: &str) -> Instance {
+    Instance {
+        name: name.into(),
+        runtime: "container",
+        image: "r:5000/legacy:v3".into(),
+        image_id: "id".into(),
+        state: State::Running,
+        started_at: None,
+        labels: BTreeMap::new(),
+    }
+}
+
+fn plan_of(desired: Vec<Desired<'_>>, observed: &[Instance]) -> Vec<(ActionKind, String, String)> {
+    let input = PlanInput {
+        desired,
+        kept: BTreeSet::new(),
+        observed,
+        scope: None,
+    };
+    plan(&input)
+        .actions
+        .into_iter()
+        .map(|a| (a.action, a.instance, a.cause))
+        .collect()
+}
+
+#[test]
+fn missing_is_created_and_running_is_left_alone() {
+    let web = service("web", "r:5000/web:v1", &["8080:80"], "always");
+    let d = desired(&web, DesiredState::Running);
+    assert_eq!(
+        plan_of(vec![d.clone()], &[]),
+        vec![(ActionKind::Create, "web-app".into(), "missing".into())]
+    );
+    let running = created_from(&d, State::Running);
+    assert_eq!(plan_of(vec![d], &[running]), vec![]);
+}
+
+#[test]
+fn exited_is_started_with_its_exit_code_as_cause() {
+    let web = service("web", "r:5000/web:v1", &[], "always");
+    let d = desired(&web, DesiredState::Running);
+    let exited = created_from(&d, State::Exited(137));
+    assert_eq!(
+        plan_of(vec![d], &[exited]),
+        vec![(ActionKind::Start, "web-app".into(), "exited (137)".into())]
+    );
+}
+
+#[test]
+fn image_change_recreates_naming_both_versions() {
+    let old = service("web", "r:5000/web:v1", &[], "always");
+    let new = service("web", "r:5000/web:v2", &[], "always");
+    let running = created_from(&desired(&old, DesiredState::Running), State::Running);
+    assert_eq!(
+        plan_of(vec![desired(&new, DesiredState::Running)], &[running]),
+        vec![(
+            ActionKind::Recreate,
+            "web-app".into(),
+            "image v1 -> v2".into()
+        )]
+    );
+}
+
+#[test]
+fn spec_change_names_the_changed_fields_when_the_deployed_spec_is_known() {
+    let old = service("web", "r:5000/web:v1", &["8080:80"], "always");
+    let new = service("web", "r:5000/web:v1", &["9090:80"], "always");
+    let running = created_from(&desired(&old, DesiredState::Running), State::Running);
+    let mut d = desired(&new, DesiredState::Running);
+    d.deployed = Some(RuntimeSpec::of(&old.components[0]));
+    assert_eq!(
+        plan_of(vec![d.clone()], std::slice::from_ref(&running)),
+        vec![(
+            ActionKind::Recreate,
+            "web-app".into(),
+            "spec changed: ports".into()
+        )]
+    );
+    d.deployed = None;
+    assert_eq!(plan_of(vec![d], &[running])[0].2, "spec changed");
+}
+
+#[test]
+fn an_older_hash_version_never_recreates() {
+    let web = service("web", "r:5000/web:v1", &[], "always");
+    let d = desired(&web, DesiredState::Running);
+    let mut running = created_from(&d, State::Running);
+    running.labels.insert(LABEL_SPEC_HASH.into(), "0000".into());
+    running.labels.insert(LABEL_HASH_VERSION.into(), "0".into());
+    assert_eq!(plan_of(vec![d], &[running]), vec![]);
+}
+
+#[test]
+fn inactive_running_is_stopped_and_inactive_missing_is_not_created() {
+    let web = service("web", "r:5000/web:v1", &[], "always");
+    let d = desired(&web, DesiredState::Stopped);
+    let running = created_from(&d, State::Running);
+    assert_eq!(
+        plan_of(vec![d.clone()], &[running]),
+        vec![(
+            ActionKind::Stop,
+            "web-app".into(),
+            "service is inactive".into()
+        )]
+    );
+    assert_eq!(plan_of(vec![d], &[]), vec![]);
+}
+
+#[test]
+fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
+    let web = service("web", "r:5000/web:v1", &[], "always");
+    let gone = service("old", "r:5000/old:v1", &[], "always");
+    let gone_instance = created_from(&desired(&gone, DesiredState::Running), State::Running);
+    let observed = vec![gone_instance, unlabelled("legacy-thing-one")];
+    let d = desired(&web, DesiredState::Running);
+    let input = PlanInput {
+        desired: vec![d],
+        kept: BTreeSet::new(),
+        observed: &observed,
+        scope: None,
+    };
+    let plan = plan(&input);
+    let adopt = plan
+        .actions
+        .iter()
+        .find(|a| a.action == ActionKind::Adopt)
+        .expect("adopts");
+    assert_eq!(
+        (adopt.service.as_str(), adopt.component.as_str()),
+        ("legacy", "thing-one")
+    );
+    assert!(
+        plan.actions
+            .iter()
+            .any(|a| a.action == ActionKind::Remove && a.instance == "old-app")
+    );
+
+    // Kept (adopted or orphaned) instances are never touched; out-of-scope ones neither.
+    let input = PlanInput {
+        desired: vec![],
+        kept: ["old-app".to_string(), "legacy-thing-one".to_string()].into(),
+        observed: &observed,
+        scope: None,
+    };
+    assert!(super::plan::plan(&input).is_empty());
+    let input = PlanInput {
+        desired: vec![],
+        kept: BTreeSet::new(),
+        observed: &observed,
+        scope: Some(["web".to_string()].into()),
+    };
+    assert!(super::plan::plan(&input).is_empty());
+}
+
+#[test]
+fn leftovers_of_an_interrupted_replacement_are_recovered() {
+    let old = service("web", "r:5000/web:v1", &[], "always");
+    let new = service("web", "r:5000/web:v2", &[], "always");
+    let d_new = desired(&new, DesiredState::Running);
+    let mut next = created_from(&d_new, State::Created);
+    next.name = "web-app.next".into();
+    let mut prev = created_from(&desired(&old, DesiredState::Running), State::Exited(0));
+    prev.name = "web-app.prev".into();
+
+    // Killed after the old one was put aside: remove .next, restore, then replace.
+    let actions = plan_of(vec![d_new.clone()], &[next.clone(), prev.clone()]);
+    let kinds: Vec<ActionKind> = actions.iter().map(|a| a.0).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ActionKind::Remove,
+            ActionKind::Restore,
+            ActionKind::Recreate
+        ]
+    );
+    assert_eq!(actions[0].1, "web-app.next");
+
+    // Killed after the new one took the name and runs: drop the old one.
+    let current = created_from(&d_new, State::Running);
+    assert_eq!(
+        plan_of(vec![d_new], &[current, prev]),
+        vec![(
+            ActionKind::Remove,
+            "web-app.prev".into(),
+            "replacement finished".into()
+        )]
+    );
+}
+
+/// A model of the runtime: applies actions the way the executor would.
+fn apply_model(
+    world: &mut BTreeMap<String, Instance>,
+    kept: &mut BTreeSet<String>,
+    actions: &[Action],
+    desired: &[Desired<'_>],
+) {
+    for a in actions {
+        let d = a.desired.map(|i| &desired[i]);
+        match a.action {
+            ActionKind::Create | ActionKind::Recreate => {
+                let d = d.expect("create has a spec");
+                world.insert(a.instance.clone(), created_from(d, State::Running));
+            }
+            ActionKind::Start => {
+                if let Some(i) = world.get_mut(&a.instance) {
+                    i.state = State::Running;
+                }
+            }
+            ActionKind::Stop => {
+                if let Some(i) = world.get_mut(&a.instance) {
+                    i.state = State::Exited(0);
+                }
+            }
+            ActionKind::Remove => {
+                world.remove(&a.instance);
+            }
+            ActionKind::Restore => {
+                let mut prev = world
+                    .remove(&format!("{}{PREV_SUFFIX}", a.instance))
+                    .expect("prev exists");
+                prev.name = a.instance.clone();
+                if d.expect("restore has a spec").desired == DesiredState::Running {
+                    prev.state = State::Running;
+                }
+                world.insert(a.instance.clone(), prev);
+            }
+            ActionKind::Adopt => {
+                kept.insert(a.instance.clone());
+            }
+        }
+    }
+}
+
+fn arb_state() -> impl Strategy<Value = Option<State>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(State::Running)),
+        Just(Some(State::Created)),
+        (0..256i32).prop_map(|c| Some(State::Exited(c))),
+    ]
+}
+
+proptest! {
+    /// Whatever the world looks like, applying the plan reaches a world for
+    /// which the next plan is empty, and kept instances are never acted on.
+    #[test]
+    fn a_plan_converges_in_one_step(
+        services in proptest::collection::vec(
+            (any::<bool>(), 0..3usize, 0..3usize, arb_state(), any::<bool>(), any::<bool>()), 1..6),
+        strays in proptest::collection::vec((0..4usize, any::<bool>()), 0..4),
+    ) {
+        let images = ["r:5000/a:v1", "r:5000/a:v2", "r:5000/b:v1"];
+        let ports = [vec![], vec!["8080:80"], vec!["127.0.0.1:9090:90/udp"]];
+        let specs: Vec<(ServiceSpec, ServiceSpec)> = services
+            .iter()
+            .enumerate()
+            .map(|(i, (_, img, port, _, _, _))| {
+                let name = format!("s{i}");
+                (service(&name, images[*img], &ports[*port], "always"),
+                 service(&name, images[(*img + 1) % 3], &ports[(*port + 1) % 3], "always"))
+            })
+            .collect();
+        let mut world: BTreeMap<String, Instance> = BTreeMap::new();
+        let mut want = Vec::new();
+        for ((active, _, _, state, stale, leftover), (spec, old)) in services.iter().zip(&specs) {
+            let d = desired(spec, if *active { DesiredState::Running } else { DesiredState::Stopped });
+            let from = if *stale { desired(old, d.desired) } else { d.clone() };
+            if let Some(state) = state {
+                world.insert(d.instance(), created_from(&from, state.clone()));
+            }
+            if *leftover {
+                let mut next = created_from(&d, State::Created);
+                next.name = format!("{}{NEXT_SUFFIX}", d.instance());
+                world.insert(next.name.clone(), next);
+            }
+            want.push(d);
+        }
+        let mut kept = BTreeSet::new();
+        for (i, labelled) in &strays {
+            let inst = if *labelled {
+                let stray = service(&format!("gone{i}"), images[0], &[], "always");
+                created_from(&desired(&stray, DesiredState::Running), State::Running)
+            } else {
+                unlabelled(&format!("legacy{i}-x"))
+            };
+            if !labelled && i % 2 == 0 {
+                kept.insert(inst.name.clone());
+            }
+            world.insert(inst.name.clone(), inst);
+        }
+
+        let observed: Vec<Instance> = world.values().cloned().collect();
+        let first = plan(&PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
+        for a in &first.actions {
+            prop_assert!(!kept.contains(&a.instance), "acted on kept {}", a.instance);
+            prop_assert!(!a.cause.is_empty());
+        }
+        apply_model(&mut world, &mut kept, &first.actions, &want);
+        let observed: Vec<Instance> = world.values().cloned().collect();
+        let second = plan(&PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
+        prop_assert!(second.is_empty(), "second plan not empty: {:?}", second.actions);
+        for d in &want {
+            let inst = world.get(&d.instance());
+            match d.desired {
+                DesiredState::Running => prop_assert_eq!(inst.map(|i| &i.state), Some(&State::Running)),
+                _ => prop_assert!(inst.is_none_or(|i| i.state != State::Running)),
+            }
+        }
+    }
+}
