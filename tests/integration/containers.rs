@@ -253,6 +253,17 @@ fn a_deploy_whose_process_exits_at_once_rolls_back() {
         .stderr_has("previous version was put back");
     host.assert_serves(port, "v1");
     assert_no_leftovers(&host);
+    let history = host.mcp(["--json", "history", "web"]).success().json();
+    let last = &history["events"][0];
+    assert_eq!(last["command"], "deploy");
+    assert_eq!(
+        last["cause"].as_str().or(last["detail"].as_str()),
+        Some("deploy v1 -> broken")
+    );
+    assert!(
+        last["outcome"].as_str().unwrap().starts_with("failed:"),
+        "{history:#}"
+    );
 }
 
 #[test]
