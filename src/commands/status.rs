@@ -25,6 +25,10 @@ pub struct ComponentStatus {
     pub exit_code: Option<i32>,
     pub image: String,
     pub version: String,
+    /// The image id recorded at the last deploy (when known).
+    pub image_id: Option<String>,
+    /// The image the last rollout replaced, kept for a manual rollback.
+    pub previous_image: Option<String>,
     pub uptime_seconds: Option<i64>,
     pub drift: Vec<String>,
 }
@@ -86,6 +90,8 @@ pub fn collect(
             exit_code,
             version: image_version(&image),
             image,
+            image_id: r.image_id.clone(),
+            previous_image: r.previous_image.clone(),
             uptime_seconds: inst
                 .filter(|i| i.state == State::Running)
                 .and_then(|i| i.started_at)
@@ -118,6 +124,8 @@ pub fn collect(
             exit_code,
             image: inst.spec_image().to_string(),
             version: image_version(inst.spec_image()),
+            image_id: Some(inst.image_id.clone()).filter(|id| !id.is_empty()),
+            previous_image: None,
             uptime_seconds: None,
             drift: vec![reason.into()],
         });

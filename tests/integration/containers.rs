@@ -234,7 +234,13 @@ fn deploy_direct_rolls_out_and_forces_a_redeploy() {
         .stdout_has("deploy v1 -> v2");
     host.assert_serves(port, "v2");
     let status = host.mcp(["--json", "status"]).success().json();
-    assert_eq!(component(&status, "web", "api")["version"], "v2");
+    let api = component(&status, "web", "api");
+    assert_eq!(api["version"], "v2");
+    assert_eq!(api["previous_image"], host.image("v1"));
+    assert!(
+        api["image_id"].as_str().is_some_and(|id| id.len() >= 12),
+        "{api:#}"
+    );
     assert_eq!(host.mcp(["sync"]).success().out(), "no changes");
     host.mcp(["deploy"]).expect_code(2);
     host.mcp(["deploy", "nosuch"]).expect_code(2);
@@ -366,4 +372,43 @@ fn removing_a_component_removes_its_container_and_prune_removes_services() {
         .podman(["ps", "-a", "--format", "{{.Names}}"])
         .success();
     assert_eq!(names.out(), "");
+}
+
+#[test]
+fn a_missing_network_is_created_and_the_container_joins_it() {
+    let host = Host::new();
+    let port = host.free_port();
+    let net = format!("mcpnet{}", std::process::id());
+    host.write_service(
+        "web",
+        &web_spec(&host, "v1", port, &format!("network = \"{net}\"")),
+    );
+    host.mcp(["sync"]).success();
+    host.podman(["network", "exists", &net]).success();
+    let nets = host
+        .podman([
+            "inspect",
+            "--format",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+            "web-api",
+        ])
+        .success();
+    assert_eq!(nets.out(), net);
+    host.assert_serves(port, "v1");
+}
+
+#[test]
+fn naming_services_limits_the_sync_to_them() {
+    let host = Host::new();
+    let (p1, p2) = (host.free_port(), host.free_port());
+    host.write_service("web", &web_spec(&host, "v1", p1, ""));
+    host.write_service("shop", &web_spec(&host, "v1", p2, ""));
+    host.mcp(["sync", "web"]).success();
+    host.assert_serves(p1, "v1");
+    assert_eq!(host.curl_once(p2), None, "shop was out of scope");
+    host.mcp(["sync", "nosuch"])
+        .expect_code(2)
+        .stderr_has("unknown service `nosuch`");
+    host.mcp(["sync", "shop"]).success();
+    host.assert_serves(p2, "v1");
 }
