@@ -68,6 +68,15 @@ impl Tool {
         line
     }
 
+    /// The command line for messages, printed first under `-v`.
+    fn announce(&self, args: &[OsString]) -> String {
+        let line = self.command_line(args);
+        if self.trace {
+            eprintln!("+ {line}");
+        }
+        line
+    }
+
     /// Runs to completion within `timeout`; returns stdout, or an error that
     /// carries the command line, the exit status and stderr.
     pub fn run<I, S>(&self, args: I, timeout: Duration) -> anyhow::Result<String>
@@ -96,10 +105,7 @@ impl Tool {
     /// Runs within `timeout` and returns both streams and the exit code,
     /// whatever the exit code; only a failure to run or a timeout is an error.
     pub fn capture(&self, args: &[OsString], timeout: Duration) -> anyhow::Result<Captured> {
-        let line = self.command_line(args);
-        if self.trace {
-            eprintln!("+ {line}");
-        }
+        let line = self.announce(args);
         let handle = duct::cmd(&self.path, args)
             .stdin_null()
             .stdout_capture()
@@ -152,10 +158,7 @@ impl Tool {
     {
         use std::os::unix::process::CommandExt;
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        let line = self.command_line(&args);
-        if self.trace {
-            eprintln!("+ {line}");
-        }
+        let line = self.announce(&args);
         let err = log.try_clone().context("duplicating the log file handle")?;
         let child = std::process::Command::new(&self.path)
             .args(&args)
@@ -177,10 +180,7 @@ impl Tool {
         S: Into<OsString>,
     {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        let line = self.command_line(&args);
-        if self.trace {
-            eprintln!("+ {line}");
-        }
+        let line = self.announce(&args);
         let handle = duct::cmd(&self.path, &args)
             .stdin_null()
             .unchecked()
