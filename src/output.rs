@@ -36,9 +36,13 @@ impl Output {
 
     pub fn print_json<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, value)?;
-        writeln!(out)?;
-        Ok(())
+        let written = serde_json::to_writer_pretty(&mut out, value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out));
+        match written {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     /// A table: boxed on a terminal, aligned plain columns in a pipe.
@@ -61,8 +65,10 @@ impl Output {
         }
     }
 
+    /// A line on stdout. A reader that went away (`mcp status | head`) is
+    /// not an error of mcp's: the rest is dropped quietly.
     pub fn line(&self, text: &str) {
-        println!("{text}");
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 
     /// Verbose trace of an external command, on stderr.
