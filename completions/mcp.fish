@@ -47,7 +47,7 @@ complete -c mcp -n "__fish_mcp_needs_command" -f -a "validate" -d 'Check the ser
 complete -c mcp -n "__fish_mcp_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c mcp -n "__fish_mcp_needs_command" -f -a "man" -d 'Print the man page (of mcp, or of one command)'
 complete -c mcp -n "__fish_mcp_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp -n "__fish_mcp_using_subcommand sync" -s j -l jobs -d 'Run up to N independent actions at once [default: number of CPUs]' -r
+complete -c mcp -n "__fish_mcp_using_subcommand sync" -s j -l jobs -d 'Run up to N independent actions at once [default: twice the CPUs, at most 8]' -r
 complete -c mcp -n "__fish_mcp_using_subcommand sync" -l config -d 'Configuration file [default: /etc/mcp/mcp.toml as root, else $XDG_CONFIG_HOME/mcp/mcp.toml]' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand sync" -l services -d 'Directory of service definitions, one <service>.toml each' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand sync" -l db -d 'SQLite registry file' -r -F
@@ -62,7 +62,7 @@ complete -c mcp -n "__fish_mcp_using_subcommand sync" -s h -l help -d 'Print hel
 complete -c mcp -n "__fish_mcp_using_subcommand deploy" -l pull -d 'When to pull the image before replacing' -r -f -a "always\t''
 missing\t''
 never\t''"
-complete -c mcp -n "__fish_mcp_using_subcommand deploy" -s j -l jobs -d 'Run up to N independent rollouts at once [default: number of CPUs]' -r
+complete -c mcp -n "__fish_mcp_using_subcommand deploy" -s j -l jobs -d 'Run up to N independent rollouts at once [default: twice the CPUs, at most 8]' -r
 complete -c mcp -n "__fish_mcp_using_subcommand deploy" -l config -d 'Configuration file [default: /etc/mcp/mcp.toml as root, else $XDG_CONFIG_HOME/mcp/mcp.toml]' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand deploy" -l services -d 'Directory of service definitions, one <service>.toml each' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand deploy" -l db -d 'SQLite registry file' -r -F

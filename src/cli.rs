@@ -106,7 +106,7 @@ pub struct SyncArgs {
     /// Remove services whose file is gone (otherwise they are only reported)
     #[arg(long)]
     pub prune: bool,
-    /// Run up to N independent actions at once [default: number of CPUs]
+    /// Run up to N independent actions at once [default: twice the CPUs, at most 8]
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
 }
@@ -125,7 +125,7 @@ pub struct DeployArgs {
     /// When to pull the image before replacing
     #[arg(long, value_enum, default_value_t = PullPolicy::Always)]
     pub pull: PullPolicy,
-    /// Run up to N independent rollouts at once [default: number of CPUs]
+    /// Run up to N independent rollouts at once [default: twice the CPUs, at most 8]
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
 }
