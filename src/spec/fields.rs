@@ -143,7 +143,7 @@ pub fn check_image(image: &str) -> Result<(), String> {
             |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'),
         );
         if !ok {
-            return Err(format!("tag `{tag}` is not valid"));
+            return Err(format!("tag `{}` is not valid", shown(tag)));
         }
     }
     let mut parts: Vec<&str> = repo.split('/').collect();
@@ -153,7 +153,7 @@ pub fn check_image(image: &str) -> Result<(), String> {
             .split_once(':')
             .map_or((host, None), |(h, p)| (h, Some(p)));
         if h.is_empty() || port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
-            return Err(format!("registry `{host}` is not valid"));
+            return Err(format!("registry `{}` is not valid", shown(host)));
         }
     }
     for part in parts {
@@ -165,7 +165,8 @@ pub fn check_image(image: &str) -> Result<(), String> {
                 .all(|c| lower_alnum(c) || matches!(c, '.' | '_' | '-'));
         if !ok {
             return Err(format!(
-                "path component `{part}` must be lower-case letters, digits and . _ -"
+                "path component `{}` must be lower-case letters, digits and . _ -",
+                shown(part)
             ));
         }
     }
@@ -189,7 +190,10 @@ pub fn split_tag(name: &str) -> (&str, Option<&str>) {
 pub fn image_version(image: &str) -> String {
     if let Some((_, digest)) = image.split_once('@') {
         let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-        return format!("sha256:{}", &hex[..hex.len().min(12)]);
+        // Not `&hex[..12]`: the image may come from podman unvalidated, and
+        // byte 12 need not be a char boundary.
+        let short: String = hex.chars().take(12).collect();
+        return format!("sha256:{short}");
     }
     match split_tag(image) {
         (_, Some(tag)) => tag.to_string(),
@@ -203,7 +207,7 @@ pub fn parse_port(text: &str) -> Result<PortSpec, String> {
     let (addr, protocol) = match text.rsplit_once('/') {
         Some((a, "tcp")) => (a, Protocol::Tcp),
         Some((a, "udp")) => (a, Protocol::Udp),
-        Some((_, p)) => return Err(format!("protocol `{p}` is not tcp or udp")),
+        Some((_, p)) => return Err(format!("protocol `{}` is not tcp or udp", shown(p))),
         None => (text, Protocol::Tcp),
     };
     let (host_ip, rest) = if let Some(stripped) = addr.strip_prefix('[') {
@@ -225,7 +229,7 @@ pub fn parse_port(text: &str) -> Result<PortSpec, String> {
     if let Some(ip) = host_ip
         && ip.parse::<IpAddr>().is_err()
     {
-        return Err(format!("`{ip}` is not an IP address"));
+        return Err(format!("`{}` is not an IP address", shown(ip)));
     }
     let (host, container) = rest
         .split_once(':')
@@ -235,7 +239,10 @@ pub fn parse_port(text: &str) -> Result<PortSpec, String> {
     }
     let port = |p: &str, what: &str| -> Result<u16, String> {
         match p.parse::<u16>() {
-            Ok(0) | Err(_) => Err(format!("{what} port `{p}` is not a number from 1 to 65535")),
+            Ok(0) | Err(_) => Err(format!(
+                "{what} port `{}` is not a number from 1 to 65535",
+                shown(p)
+            )),
             Ok(n) => Ok(n),
         }
     };
@@ -255,6 +262,14 @@ const VOLUME_OPTIONS: &[&str] = &[
 /// Parses podman's `-v` syntax: `/host/path:/container/path[:opt,...]` or a
 /// named volume `name:/container/path[:opt,...]`. Relative host paths are refused.
 pub fn parse_volume(text: &str) -> Result<VolumeSpec, String> {
+    // A NUL cannot be passed to podman at all (the spawn would fail at sync
+    // time, not here), and no real path needs a newline or other control.
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "the control character '{}' is not allowed in a volume",
+            c.escape_default()
+        ));
+    }
     let mut parts = text.splitn(3, ':');
     let source = parts.next().unwrap_or_default();
     let target = parts
@@ -270,15 +285,20 @@ pub fn parse_volume(text: &str) -> Result<VolumeSpec, String> {
         }
     } else if source.contains('/') || source.starts_with('.') || source.starts_with('~') {
         return Err(format!(
-            "host path `{source}` is relative; use an absolute path"
+            "host path `{}` is relative; use an absolute path",
+            shown(source)
         ));
     } else if !is_network_name(source) {
         return Err(format!(
-            "`{source}` is neither an absolute path nor a volume name"
+            "`{}` is neither an absolute path nor a volume name",
+            shown(source)
         ));
     }
     if !target.starts_with('/') {
-        return Err(format!("container path `{target}` must be absolute"));
+        return Err(format!(
+            "container path `{}` must be absolute",
+            shown(target)
+        ));
     }
     if target.split('/').any(|seg| seg == "..") {
         return Err("the container path must not contain `..`".into());
@@ -286,7 +306,7 @@ pub fn parse_volume(text: &str) -> Result<VolumeSpec, String> {
     if let Some(opts) = options {
         for opt in opts.split(',') {
             if !VOLUME_OPTIONS.contains(&opt) {
-                return Err(format!("unknown volume option `{opt}`"));
+                return Err(format!("unknown volume option `{}`", shown(opt)));
             }
         }
     }
@@ -316,7 +336,7 @@ pub fn check_http_url(url: &str) -> Result<(), String> {
     }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(()),
-        _ => Err(format!("port `{port}` is not valid")),
+        _ => Err(format!("port `{}` is not valid", shown(port))),
     }
 }
 

@@ -174,7 +174,7 @@ fn read_source(dir: &Path, file: &Path) -> Result<String, Vec<Diagnostic>> {
 }
 
 /// Checks that need every service at once: duplicate names and host port clashes.
-fn cross_file_checks(parsed: &[ParsedService]) -> Vec<Diagnostic> {
+pub(super) fn cross_file_checks(parsed: &[ParsedService]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut names: BTreeMap<&str, &Path> = BTreeMap::new();
     for p in parsed {

@@ -3,6 +3,10 @@
 
 pub mod diag;
 pub mod fields;
+#[doc(hidden)]
+pub mod fuzz_check;
+#[cfg(test)]
+mod fuzz_regressions;
 pub mod hash;
 pub mod load;
 pub mod model;

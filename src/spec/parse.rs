@@ -101,7 +101,10 @@ impl<'a> FileReader<'a> {
         if !fields::is_service_name(stem) {
             self.hint(
                 0..0,
-                format!("file name `{stem}.toml` is not a valid service name"),
+                format!(
+                    "file name `{}.toml` is not a valid service name",
+                    fields::shown(stem)
+                ),
                 "rename the file: service names match [a-z0-9][a-z0-9_]{0,62} (no hyphen, no upper case)",
             );
         }
@@ -112,8 +115,15 @@ impl<'a> FileReader<'a> {
             if given != stem {
                 self.hint(
                     v.span(),
-                    format!("name `{given}` differs from the file name `{stem}.toml`"),
-                    format!("remove `name` or rename the file to `{given}.toml`"),
+                    format!(
+                        "name `{}` differs from the file name `{}.toml`",
+                        fields::shown(&given),
+                        fields::shown(stem)
+                    ),
+                    format!(
+                        "remove `name` or rename the file to `{}.toml`",
+                        fields::shown(&given)
+                    ),
                 );
             }
             name = given;
@@ -207,7 +217,11 @@ impl<'a> FileReader<'a> {
                     }
                     None => format!("known keys: {}", allowed.join(", ")),
                 };
-                self.hint(key.span(), format!("unknown key `{k}` in {what}"), hint);
+                self.hint(
+                    key.span(),
+                    format!("unknown key `{}` in {what}", fields::shown(&k)),
+                    hint,
+                );
             }
         }
         suggested
@@ -529,7 +543,7 @@ impl<'a> FileReader<'a> {
                     Ok(d) if d.is_zero() || d > Duration::from_secs(3600) => {
                         self.hint(
                             tv.span(),
-                            format!("health timeout `{s}` is out of range"),
+                            format!("health timeout `{}` is out of range", fields::shown(&s)),
                             "use a timeout between 1s and 1h",
                         );
                         DEFAULT_HEALTH_TIMEOUT
@@ -538,7 +552,7 @@ impl<'a> FileReader<'a> {
                     Err(why) => {
                         self.hint(
                             tv.span(),
-                            format!("invalid health timeout: {why}"),
+                            format!("invalid health timeout: {}", without_controls(&why)),
                             "write e.g. timeout = \"30s\"",
                         );
                         DEFAULT_HEALTH_TIMEOUT
@@ -817,6 +831,21 @@ fn toml_error(msg: &str, text: Option<&str>) -> (String, String) {
         "fix the TOML syntax at this position"
     };
     (format!("invalid TOML: {msg}"), hint.into())
+}
+
+/// `s` with control characters escaped, for messages that quote a value
+/// inside a longer explanation (which [`fields::shown`] would cut short).
+fn without_controls(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let (plain, escaped) = if c.is_control() {
+                (None, Some(c.escape_default()))
+            } else {
+                (Some(c), None)
+            };
+            plain.into_iter().chain(escaped.into_iter().flatten())
+        })
+        .collect()
 }
 
 fn first_line(s: &str) -> &str {
