@@ -249,14 +249,27 @@ impl Runtime for Podman {
     }
 
     fn run(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
-        self.run_create("run", req)
+        match self.run_create("run", req) {
+            // The container was created; only its network setup lost a race.
+            Err(e) if firewall_race(&e) => self.start(req.name),
+            other => other,
+        }
     }
 
     fn start(&self, name: &str) -> anyhow::Result<()> {
-        self.tool
-            .run(["start", name], self.timeouts.call)
-            .with_context(|| format!("starting container {name}"))?;
-        Ok(())
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.tool.run(["start", name], self.timeouts.call) {
+                Err(e) if attempt < FIREWALL_ATTEMPTS && firewall_race(&e) => {
+                    std::thread::sleep(Duration::from_millis(300 * attempt as u64));
+                }
+                other => {
+                    other.with_context(|| format!("starting container {name}"))?;
+                    return Ok(());
+                }
+            }
+        }
     }
 
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
@@ -329,6 +342,18 @@ impl Runtime for Podman {
     }
 }
 
+/// netavark 1.4 (Debian 12) edits the shared iptables chains without a lock
+/// that other podman processes with another network config dir respect; when
+/// one tears down the last port forward while another sets one up, the setup
+/// fails with "No chain/target/match by that name". Retrying the start is
+/// enough: the chains are recreated on the next setup.
+const FIREWALL_ATTEMPTS: u32 = 3;
+
+fn firewall_race(err: &anyhow::Error) -> bool {
+    let text = format!("{err:#}");
+    text.contains("netavark: unable to") && text.contains("No chain/target/match")
+}
+
 fn first_object(json: &str) -> anyhow::Result<serde_json::Value> {
     let value: serde_json::Value =
         serde_json::from_str(json).context("parsing podman inspect output")?;
@@ -342,6 +367,20 @@ fn first_object(json: &str) -> anyhow::Result<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognises_only_the_netavark_firewall_race() {
+        let race = anyhow::anyhow!(
+            "Error: netavark: unable to append rule '-j NETAVARK-HOSTPORT-SETMARK' to table 'nat': code: 1, msg: iptables: No chain/target/match by that name."
+        );
+        assert!(firewall_race(&race));
+        assert!(!firewall_race(&anyhow::anyhow!(
+            "Error: no such container web-api"
+        )));
+        assert!(!firewall_race(&anyhow::anyhow!(
+            "netavark: unable to allocate IP"
+        )));
+    }
 
     #[test]
     fn parses_ps_json() {
