@@ -22,7 +22,11 @@ pub fn podman(config: &Config, needed_by: &str) -> anyhow::Result<Podman> {
         needed_by,
         config.verbose,
     )?;
-    Ok(Podman::new(tool, config.podman_timeouts))
+    Ok(Podman::new(
+        tool,
+        config.podman_timeouts,
+        config.state_dir.join("tmp"),
+    ))
 }
 
 /// Owns the runtimes of one command; [`Runtimes::dispatch`] lends the
