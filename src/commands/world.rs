@@ -68,12 +68,14 @@ impl Runtimes {
 
 /// Every component of `specs`, with what the registry remembers of its last deploy.
 pub fn desired<'a>(specs: &'a [ServiceSpec], rows: &[ComponentRow]) -> Vec<Desired<'a>> {
+    let by_key: std::collections::BTreeMap<(&str, &str), &ComponentRow> = rows
+        .iter()
+        .map(|r| ((r.service.as_str(), r.name.as_str()), r))
+        .collect();
     let mut out = Vec::new();
     for s in specs {
         for c in &s.components {
-            let row = rows
-                .iter()
-                .find(|r| r.service == s.name && r.name == c.name);
+            let row = by_key.get(&(s.name.as_str(), c.name.as_str())).copied();
             out.push(Desired {
                 service: &s.name,
                 spec: c,

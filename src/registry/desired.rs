@@ -169,8 +169,18 @@ impl Registry {
         let tx = self.conn.transaction()?;
         let mut changes = Vec::new();
 
+        // Indexed once: a host may hold a thousand services.
+        let services_by_name: BTreeMap<&str, &super::rows::ServiceRow> =
+            services.iter().map(|s| (s.name.as_str(), s)).collect();
+        let mut components_by_service: BTreeMap<&str, Vec<&ComponentRow>> = BTreeMap::new();
+        for c in &components {
+            components_by_service
+                .entry(c.service.as_str())
+                .or_default()
+                .push(c);
+        }
         for spec in specs.iter().filter(|s| in_scope(&s.name)) {
-            let existing = services.iter().find(|s| s.name == spec.name);
+            let existing = services_by_name.get(spec.name.as_str()).copied();
             let mut lines = Vec::new();
             let kind = match existing {
                 None => {
@@ -203,10 +213,10 @@ impl Registry {
                 }
             };
             let desired = DesiredState::from_active(spec.active);
-            let old: Vec<&ComponentRow> = components
-                .iter()
-                .filter(|c| c.service == spec.name)
-                .collect();
+            let old: Vec<&ComponentRow> = components_by_service
+                .get(spec.name.as_str())
+                .cloned()
+                .unwrap_or_default();
             for c in &spec.components {
                 let new = Stored::of_spec(c);
                 match old.iter().find(|o| o.name == c.name) {
