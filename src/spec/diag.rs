@@ -35,14 +35,23 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.col,
-            self.message
-        )?;
+        // A file name may hold any byte but `/`; control characters in it
+        // must not forge lines of the report.
+        let file: String = self
+            .file
+            .display()
+            .to_string()
+            .chars()
+            .flat_map(|c| {
+                let escaped: Vec<char> = if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    vec![c]
+                };
+                escaped
+            })
+            .collect();
+        write!(f, "{}:{}:{}: {}", file, self.line, self.col, self.message)?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }
@@ -113,6 +122,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_file_names_are_escaped() {
+        let d = Diagnostic {
+            file: "/srv/a\nb.toml".into(),
+            line: 1,
+            col: 1,
+            message: "bad".into(),
+            hint: None,
+        };
+        assert_eq!(d.to_string(), "/srv/a\\nb.toml:1:1: bad");
+    }
 
     #[test]
     fn line_col_counts_from_one() {
