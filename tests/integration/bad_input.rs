@@ -37,13 +37,7 @@ fn mcp(root: &Path, services: &Path, command: &str) -> Output {
         fs::write(&config, "").expect("write empty config");
     }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp"));
-    for var in [
-        "MCP_CONFIG",
-        "MCP_SERVICES",
-        "MCP_DB",
-        "MCP_STATE_DIR",
-        "MCP_LOCK_WAIT",
-    ] {
+    for var in crate::support::MCP_ENV {
         cmd.env_remove(var);
     }
     cmd.env("NO_COLOR", "1")

@@ -63,13 +63,7 @@ fn args(a: &[&str]) -> Vec<String> {
 /// so that the developer's setup cannot leak into the output.
 fn render(argv: &[String]) -> Vec<u8> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp"));
-    for var in [
-        "MCP_CONFIG",
-        "MCP_SERVICES",
-        "MCP_DB",
-        "MCP_STATE_DIR",
-        "MCP_LOCK_WAIT",
-    ] {
+    for var in crate::support::MCP_ENV {
         cmd.env_remove(var);
     }
     let out = cmd

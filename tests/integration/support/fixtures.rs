@@ -358,17 +358,7 @@ fn build_and_push(fx: &Fixtures) -> Result<(), String> {
         let rootfs = build.join(format!("rootfs-{}", image.tag));
         make_rootfs(&rootfs, image.index_html, &applets)?;
         let tar = build.join(format!("web-{}.tar", image.tag));
-        let status = Command::new("tar")
-            .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .map_err(|e| format!("running tar: {e}"))?;
-        if !status.success() {
-            return Err(format!("tar of {} failed: {status}", rootfs.display()));
-        }
+        tar_dir(&rootfs, &tar)?;
         let cmd = serde_json::to_string(&["/bin/sh", "-c", &image.script]).unwrap();
         // `--change 'CMD=[...]'` breaks on spaces in podman 4.3: use the `CMD [...]` form.
         let reference = format!("{REGISTRY}/{WEB_REPO}:{}", image.tag);
@@ -395,17 +385,7 @@ fn build_and_push(fx: &Fixtures) -> Result<(), String> {
         fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
             .map_err(|e| format!("copying /bin/busybox: {e}"))?;
         let tar = build.join(format!("uni-{tag}.tar"));
-        let status = Command::new("tar")
-            .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
-            .arg(&rootfs)
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .map_err(|e| format!("running tar: {e}"))?;
-        if !status.success() {
-            return Err(format!("tar of {} failed: {status}", rootfs.display()));
-        }
+        tar_dir(&rootfs, &tar)?;
         let cmd = serde_json::to_string(&["sh", "-c", &script]).unwrap();
         let reference = format!("{REGISTRY}/{UNI_REPO}:{tag}");
         podman(&[
@@ -526,4 +506,20 @@ pub fn http_get(port: u16, path: &str, timeout: Duration) -> Option<(u16, String
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Packs a rootfs directory into a tar with root ownership, for `podman import`.
+fn tar_dir(rootfs: &Path, tar: &Path) -> Result<(), String> {
+    let status = Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(rootfs)
+        .arg("-cf")
+        .arg(tar)
+        .arg(".")
+        .status()
+        .map_err(|e| format!("running tar: {e}"))?;
+    if !status.success() {
+        return Err(format!("tar of {} failed: {status}", rootfs.display()));
+    }
+    Ok(())
 }

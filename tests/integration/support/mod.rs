@@ -39,7 +39,7 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 pub const CURL_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Env vars that would leak the developer's mcp setup into a test.
-const MCP_ENV: [&str; 5] = [
+pub const MCP_ENV: [&str; 5] = [
     "MCP_CONFIG",
     "MCP_SERVICES",
     "MCP_DB",
