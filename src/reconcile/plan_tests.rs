@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use super::plan::*;
 use crate::registry::DesiredState;
 use crate::runtime::*;
-use crate::spec::hash::{HASH_VERSION, RuntimeSpec};
+use crate::spec::hash::RuntimeSpec;
 use crate::spec::parse::FileReader;
 use crate::spec::{ComponentSpec, ServiceSpec};
 
@@ -41,16 +41,13 @@ fn desired<'a>(s: &'a ServiceSpec, state: DesiredState) -> Desired<'a> {
 
 /// An instance as mcp would have created it from `d`, in `state`.
 fn created_from(d: &Desired<'_>, state: State) -> Instance {
-    let labels: BTreeMap<String, String> = [
-        (LABEL_SERVICE, d.service.to_string()),
-        (LABEL_COMPONENT, d.spec.name.clone()),
-        (LABEL_SPEC_HASH, d.spec_hash.clone()),
-        (LABEL_HASH_VERSION, HASH_VERSION.to_string()),
-        (LABEL_IMAGE, d.spec.image.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let labels = CreateRequest {
+        name: &d.instance(),
+        service: d.service,
+        spec: d.spec,
+        spec_hash: &d.spec_hash,
+    }
+    .labels();
     Instance {
         name: d.instance(),
         runtime: "container",

@@ -94,6 +94,26 @@ pub struct CreateRequest<'a> {
     pub spec_hash: &'a str,
 }
 
+impl CreateRequest<'_> {
+    /// The labels every runtime puts on what it creates, so that the planner
+    /// and `status` read containers and VMs alike.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        [
+            (LABEL_SERVICE, self.service.to_string()),
+            (LABEL_COMPONENT, self.spec.name.clone()),
+            (LABEL_SPEC_HASH, self.spec_hash.to_string()),
+            (
+                LABEL_HASH_VERSION,
+                crate::spec::hash::HASH_VERSION.to_string(),
+            ),
+            (LABEL_IMAGE, self.spec.image.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct LogOptions {
     pub follow: bool,

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use super::exec::Tool;
 use super::*;
 use crate::cli::PullPolicy;
-use crate::spec::hash::HASH_VERSION;
 
 /// Limits on how long one podman call may take; past them the call is
 /// killed and the error names it, so a hung podman never hangs cron.
@@ -165,13 +164,7 @@ impl Podman {
         let mut push = |s: String| a.push(s.into());
         push("--name".into());
         push(req.name.to_string());
-        for (k, v) in [
-            (LABEL_SERVICE, req.service),
-            (LABEL_COMPONENT, c.name.as_str()),
-            (LABEL_SPEC_HASH, req.spec_hash),
-            (LABEL_HASH_VERSION, &HASH_VERSION.to_string()),
-            (LABEL_IMAGE, c.image.as_str()),
-        ] {
+        for (k, v) in req.labels() {
             push("--label".into());
             push(format!("{k}={v}"));
         }

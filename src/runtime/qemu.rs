@@ -22,7 +22,6 @@ use super::vmstate::*;
 use super::*;
 use crate::cli::PullPolicy;
 use crate::config::UnikernelSection;
-use crate::spec::hash::HASH_VERSION;
 
 /// Waits for qemu, then records its exit status (see the module docs). It
 /// writes relative to its working directory, the VM's state directory,
@@ -146,16 +145,7 @@ impl Qemu {
             Some(disk) => disk,
             None => vmbuild::ops_build(ops, &elf, &dir.file(OPS_CONFIG), &ops_image)?,
         };
-        let labels = [
-            (LABEL_SERVICE, req.service.to_string()),
-            (LABEL_COMPONENT, spec.name.clone()),
-            (LABEL_SPEC_HASH, req.spec_hash.to_string()),
-            (LABEL_HASH_VERSION, HASH_VERSION.to_string()),
-            (LABEL_IMAGE, spec.image.clone()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let labels = req.labels();
         let record = VmRecord {
             labels,
             image: spec.image.clone(),
