@@ -129,7 +129,7 @@ fn execute(runtime: &dyn Runtime, a: &Action, d: Option<&Desired<'_>>) -> anyhow
             }
             Ok(())
         }
-        ActionKind::Recreate => replace(runtime, &a.service, spec()?),
+        ActionKind::Recreate => super::rollout::replace(runtime, &a.service, spec()?),
         ActionKind::Start => runtime.start(&a.instance),
         ActionKind::Stop => runtime.stop(&a.instance, STOP_TIMEOUT),
         ActionKind::Remove => runtime.remove(&a.instance),

@@ -254,9 +254,10 @@ fn a_deploy_whose_process_exits_at_once_rolls_back() {
     host.mcp(["sync"]).success();
 
     host.write_service("web", &web_spec(&host, "broken", port, ""));
+    // start-first: the new version fails its trial; the old one is never stopped.
     host.mcp(["deploy", "--direct", "web"])
         .expect_code(1)
-        .stderr_has("previous version was put back");
+        .stderr_has("kept serving untouched");
     host.assert_serves(port, "v1");
     assert_no_leftovers(&host);
     let history = host.mcp(["--json", "history", "web"]).success().json();

@@ -264,9 +264,10 @@ fn a_sync_that_rolls_out_a_crashing_image_fails_and_the_old_version_answers() {
     host.write_service("a", &web(&host, "v1", port));
     host.mcp(["sync"]).success();
     host.write_service("a", &web(&host, "broken", port));
+    // start-first: the crashing version fails its trial; the old one is never stopped.
     host.mcp(["sync"])
         .expect_code(1)
-        .stderr_has("previous version was put back");
+        .stderr_has("kept serving untouched");
     host.assert_serves(port, "v1");
     let history = host.mcp(["--json", "history", "a"]).success().json();
     let last = &history["events"][0];

@@ -5,6 +5,7 @@ mod containers;
 mod faults;
 mod generated;
 mod registry_sync;
+mod rollout;
 mod shim;
 mod smoke;
 mod terminal;
