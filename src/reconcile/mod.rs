@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod drift;
 pub mod health;
+pub mod order;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;

@@ -229,9 +229,11 @@ fn start_first(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow:
         sw.old_aside = true;
         runtime.rename(&next, &name)?;
         sw.new_in_place = true;
-        // From here until the new one listens, the ports answer nothing.
-        runtime.stop(&prev, STOP_TIMEOUT)?;
+        // From here until the new one listens, the ports answer nothing. A
+        // stop that fails half-way may have stopped it: the rollback starts
+        // it either way (starting a running container is a no-op).
         sw.old_stopped = true;
+        runtime.stop(&prev, STOP_TIMEOUT)?;
         runtime.start(&name)?;
         wait_healthy(runtime, &name, d.spec)
     })();
