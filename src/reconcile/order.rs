@@ -10,6 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A component: (service, component).
 pub type Key = (String, String);
 
+/// One `requires` entry: a service, and optionally one of its components.
+pub type Entry = (String, Option<String>);
+
 /// Which way a piece of work goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -28,7 +31,7 @@ pub struct Graph {
 impl Graph {
     /// `components`: every declared component with its `requires` entries,
     /// each a service and optionally one of its components.
-    pub fn new(components: &[(Key, Vec<(String, Option<String>)>)]) -> Graph {
+    pub fn new(components: &[(Key, Vec<Entry>)]) -> Graph {
         let mut requires: BTreeMap<Key, BTreeSet<Key>> = BTreeMap::new();
         for (key, entries) in components {
             let mut set = BTreeSet::new();
