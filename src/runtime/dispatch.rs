@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::{CreateRequest, Instance, LogOptions, Runtime, State};
-use crate::cli::PullPolicy;
+use crate::model::PullPolicy;
 use crate::spec::RuntimeKind;
 
 pub struct Dispatch<'a> {

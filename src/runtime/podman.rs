@@ -13,26 +13,9 @@ use serde::Deserialize;
 
 use super::exec::Tool;
 use super::*;
-use crate::cli::PullPolicy;
+use crate::model::PullPolicy;
 
-/// Limits on how long one podman call may take; past them the call is
-/// killed and the error names it, so a hung podman never hangs cron.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// Every call that does not pull.
-    pub call: Duration,
-    /// Pulls, and creations (which may pull first).
-    pub pull: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            call: Duration::from_secs(120),
-            pull: Duration::from_secs(900),
-        }
-    }
-}
+pub use crate::model::Timeouts;
 
 pub struct Podman {
     tool: Tool,

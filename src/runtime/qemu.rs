@@ -20,8 +20,7 @@ use super::qemu_argv::{HostKvm, Machine, choose_machine, qemu_args};
 use super::qmp::Qmp;
 use super::vmstate::*;
 use super::*;
-use crate::cli::PullPolicy;
-use crate::config::UnikernelSection;
+use crate::model::{PullPolicy, VmSettings};
 
 /// Waits for qemu, then records its exit status (see the module docs). It
 /// writes relative to its working directory, the VM's state directory,
@@ -42,12 +41,12 @@ const POLL: Duration = Duration::from_millis(100);
 pub struct Qemu {
     vms: PathBuf,
     podman: Tool,
-    config: UnikernelSection,
+    config: VmSettings,
     trace: bool,
 }
 
 impl Qemu {
-    pub fn new(state_dir: &Path, podman: Tool, config: UnikernelSection, trace: bool) -> Self {
+    pub fn new(state_dir: &Path, podman: Tool, config: VmSettings, trace: bool) -> Self {
         Qemu {
             vms: state_dir.join("vms"),
             podman,
