@@ -84,6 +84,10 @@ impl Runtime for Dispatch<'_> {
         self.by_name(name).state(name)
     }
 
+    fn describe(&self, name: &str, component: &str) -> anyhow::Result<toml::Value> {
+        self.by_name(name).describe(name, component)
+    }
+
     fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
         self.by_name(name).logs(name, opts)
     }

@@ -1,8 +1,11 @@
 //! Runtimes: one trait, and what the runtime shows of an instance.
 
 pub mod children;
+pub mod describe;
 pub mod dispatch;
 pub mod exec;
+#[cfg(test)]
+pub mod fake;
 pub mod ops;
 pub mod podman;
 pub mod qemu;
@@ -85,6 +88,11 @@ pub trait Runtime: Sync {
     fn rename(&self, from: &str, to: &str) -> anyhow::Result<()>;
     /// The current state of one instance (used by health gates).
     fn state(&self, name: &str) -> anyhow::Result<Option<State>>;
+    /// The `[[components]]` table, named `component`, that would create
+    /// this instance again (for `adopt --write-spec`).
+    fn describe(&self, name: &str, _component: &str) -> anyhow::Result<toml::Value> {
+        anyhow::bail!("{name} cannot be described as a component by this runtime")
+    }
     /// Streams logs to stdout; returns the tool's exit code.
     fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32>;
 }

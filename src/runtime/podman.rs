@@ -361,6 +361,20 @@ impl Runtime for Podman {
         Ok(Some(parse_state(status, code)))
     }
 
+    fn describe(&self, name: &str, component: &str) -> anyhow::Result<toml::Value> {
+        let inspect = self.inspect_container(name)?;
+        let image = inspect["ImageName"]
+            .as_str()
+            .or(inspect["Config"]["Image"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        // Without the image's own config, its env and command are kept too.
+        let image_config = self
+            .inspect_image(&image)
+            .unwrap_or(serde_json::Value::Null);
+        super::describe::component_table(component, &inspect, &image_config)
+    }
+
     fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
         let mut args: Vec<OsString> = vec!["logs".into()];
         if opts.follow {
