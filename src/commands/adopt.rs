@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
     }
     let _lock = ctx.lock("adopt")?;
     let mut registry = Registry::open(&ctx.config.db)?;
-    let runtimes = world::Runtimes::open(&ctx.config, "adopt")?;
+    let runtimes = world::Runtimes::open(ctx, "adopt")?;
     // Only containers are adopted: every VM under the state dir is mcp's.
     let containers: &dyn Runtime = &runtimes.podman;
     let observed = containers.list()?;

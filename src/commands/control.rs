@@ -63,7 +63,7 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
     let mut registry = Registry::open(&ctx.config.db)?;
     let rows = registry.components()?;
     let chosen = select(&rows, targets)?;
-    let runtimes = world::Runtimes::open(&ctx.config, verb.as_str())?;
+    let runtimes = world::Runtimes::open(ctx, verb.as_str())?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
     // Only for the notes below: a broken file must not block a hands-on stop.

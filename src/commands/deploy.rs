@@ -70,7 +70,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
     let scope: BTreeSet<String> = targets.iter().map(|(s, _)| s.clone()).collect();
     let scope_list: Vec<String> = scope.iter().cloned().collect();
     let mut registry = Registry::open(&ctx.config.db)?;
-    let runtimes = world::Runtimes::open(&ctx.config, "deploy")?;
+    let runtimes = world::Runtimes::open(ctx, "deploy")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
 

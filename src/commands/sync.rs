@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
     };
     let mut registry = Registry::open(&ctx.config.db)?;
     check_scope(&args.names, &specs, &registry)?;
-    let runtimes = world::Runtimes::open(&ctx.config, "sync")?;
+    let runtimes = world::Runtimes::open(ctx, "sync")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
 

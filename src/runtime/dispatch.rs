@@ -88,7 +88,12 @@ impl Runtime for Dispatch<'_> {
         self.by_name(name).describe(name, component)
     }
 
-    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
-        self.by_name(name).logs(name, opts)
+    fn logs(
+        &self,
+        name: &str,
+        opts: &LogOptions,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32> {
+        self.by_name(name).logs(name, opts, out)
     }
 }

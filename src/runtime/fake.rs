@@ -193,7 +193,12 @@ impl Runtime for Fake {
         Ok(self.lock().instances.get(name).map(|i| i.state.clone()))
     }
 
-    fn logs(&self, name: &str, _opts: &LogOptions) -> anyhow::Result<i32> {
+    fn logs(
+        &self,
+        name: &str,
+        _opts: &LogOptions,
+        _out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32> {
         anyhow::bail!("no logs for {name} in memory")
     }
 }

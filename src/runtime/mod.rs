@@ -93,6 +93,11 @@ pub trait Runtime: Sync {
     fn describe(&self, name: &str, _component: &str) -> anyhow::Result<toml::Value> {
         anyhow::bail!("{name} cannot be described as a component by this runtime")
     }
-    /// Streams logs to stdout; returns the tool's exit code.
-    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32>;
+    /// Streams logs to `out`; returns the tool's exit code.
+    fn logs(
+        &self,
+        name: &str,
+        opts: &LogOptions,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32>;
 }

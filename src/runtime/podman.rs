@@ -375,7 +375,12 @@ impl Runtime for Podman {
         super::describe::component_table(component, &inspect, &image_config)
     }
 
-    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
+    fn logs(
+        &self,
+        name: &str,
+        opts: &LogOptions,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32> {
         let mut args: Vec<OsString> = vec!["logs".into()];
         if opts.follow {
             args.push("--follow".into());
@@ -390,7 +395,7 @@ impl Runtime for Podman {
         }
         args.push(name.into());
         let timeout = (!opts.follow).then_some(self.timeouts.call);
-        self.tool.stream(args, timeout)
+        self.tool.stream(args, timeout, out)
     }
 }
 
@@ -428,6 +433,7 @@ mod tests {
             name: "podman",
             path: "/bin/false".into(),
             trace: false,
+            children: Default::default(),
         };
         let podman = Podman::new(tool, Timeouts::default(), dir.path().join("tmp"));
         let text = "[[components]]\nname = \"api\"\nimage = \"r:5000/a:v1\"\nenv = { TOKEN = \"s3cret\", CERT = \"a\\nb\" }\n";
