@@ -12,67 +12,39 @@
 //!
 //! stop-first (a component that mounts a volume read-write: two instances
 //! on one data directory would be wrong) keeps the order of
-//! [`super::apply::replace`]. Either way a failure puts back exactly what ran.
+//! [`super::replace::replace`]. Either way a failure puts back exactly what ran.
 
 use std::net::{TcpListener, UdpSocket};
+use std::time::Duration;
 
 use anyhow::Context;
 
-use super::apply::STOP_TIMEOUT;
 use super::health::wait_healthy;
 use super::plan::Desired;
+use super::replace::replace as stop_first;
 use crate::runtime::{CreateRequest, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
-use crate::spec::{ComponentSpec, HealthProbe, PortSpec, Protocol};
+use crate::spec::{ComponentSpec, HealthProbe, PortSpec, Protocol, Rollout};
 
 /// How many times a trial is retried when a side port was taken between
 /// choosing it and starting the trial instance.
 const SIDE_PORT_ATTEMPTS: u32 = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rollout {
-    StartFirst,
-    StopFirst,
-}
-
-impl Rollout {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rollout::StartFirst => "start-first",
-            Rollout::StopFirst => "stop-first",
-        }
-    }
-}
-
-/// The default rollout: stop-first when the component mounts a volume
-/// read-write (its data must never have two writers), else start-first.
-pub fn default_rollout(spec: &ComponentSpec) -> Rollout {
-    let writes = spec.volumes.iter().any(|v| {
-        !v.options
-            .as_deref()
-            .is_some_and(|o| o.split(',').any(|opt| opt == "ro"))
-    });
-    if writes {
-        Rollout::StopFirst
-    } else {
-        Rollout::StartFirst
-    }
-}
-
-/// The rollout a component uses.
-pub fn rollout_of(spec: &ComponentSpec) -> Rollout {
-    default_rollout(spec)
-}
-
 /// Replaces a component's instance according to its rollout.
-pub fn replace(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow::Result<()> {
-    if rollout_of(d.spec) == Rollout::StartFirst {
+/// `settle`: how long an instance without a health check must keep running.
+pub fn replace(
+    runtime: &dyn Runtime,
+    service: &str,
+    d: &Desired<'_>,
+    settle: Duration,
+) -> anyhow::Result<()> {
+    if d.spec.rollout == Rollout::StartFirst {
         let name = d.instance();
         // Without a running old instance there is no downtime to avoid.
         if runtime.state(&name)? == Some(State::Running) {
-            return start_first(runtime, service, d);
+            return start_first(runtime, service, d, settle);
         }
     }
-    super::apply::replace(runtime, service, d)
+    stop_first(runtime, service, d, settle)
 }
 
 /// A copy of `spec` whose published ports are moved to free loopback ports
@@ -153,7 +125,13 @@ fn port_taken(err: &anyhow::Error) -> bool {
 
 /// Runs the new version beside the old one on side ports until it passes
 /// its check. On failure the trial is removed and nothing else changed.
-fn trial(runtime: &dyn Runtime, service: &str, d: &Desired<'_>, next: &str) -> anyhow::Result<()> {
+fn trial(
+    runtime: &dyn Runtime,
+    service: &str,
+    d: &Desired<'_>,
+    next: &str,
+    settle: Duration,
+) -> anyhow::Result<()> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -169,7 +147,7 @@ fn trial(runtime: &dyn Runtime, service: &str, d: &Desired<'_>, next: &str) -> a
         runtime.remove(next)?;
         let result = runtime
             .run(&req)
-            .and_then(|()| wait_healthy(runtime, next, &side));
+            .and_then(|()| wait_healthy(runtime, next, &side, settle));
         match result {
             Ok(()) => return Ok(()),
             Err(e) => {
@@ -191,14 +169,19 @@ struct Switch {
     old_stopped: bool,
 }
 
-fn start_first(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow::Result<()> {
+fn start_first(
+    runtime: &dyn Runtime,
+    service: &str,
+    d: &Desired<'_>,
+    settle: Duration,
+) -> anyhow::Result<()> {
     let name = d.instance();
     let next = format!("{name}{NEXT_SUFFIX}");
     let prev = format!("{name}{PREV_SUFFIX}");
     // A check that cannot be aimed at the trial would pass on the old
     // instance: such a component is replaced stop-first.
     if side_spec(d.spec)?.is_none() {
-        return super::apply::replace(runtime, service, d);
+        return stop_first(runtime, service, d, settle);
     }
     let req = CreateRequest {
         name: &next,
@@ -207,7 +190,7 @@ fn start_first(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow:
         spec_hash: &d.spec_hash,
     };
     runtime.preflight(&req)?;
-    trial(runtime, service, d, &next).map_err(|e| {
+    trial(runtime, service, d, &next, settle).map_err(|e| {
         e.context(format!(
             "the new {name} failed beside the old one, which kept serving untouched"
         ))
@@ -233,9 +216,9 @@ fn start_first(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow:
         // stop that fails half-way may have stopped it: the rollback starts
         // it either way (starting a running container is a no-op).
         sw.old_stopped = true;
-        runtime.stop(&prev, STOP_TIMEOUT)?;
+        runtime.stop(&prev, d.spec.stop_timeout)?;
         runtime.start(&name)?;
-        wait_healthy(runtime, &name, d.spec)
+        wait_healthy(runtime, &name, d.spec, settle)
     })();
     let Err(why) = switched else {
         // The next sync removes a .prev left here if this removal fails.
@@ -269,16 +252,6 @@ mod tests {
     fn spec(text: &str) -> ComponentSpec {
         let mut reader = crate::spec::parse::FileReader::new(std::path::Path::new("t.toml"), text);
         reader.read_service("t").unwrap().spec.components[0].clone()
-    }
-
-    #[test]
-    fn volumes_written_to_make_a_component_stop_first() {
-        let base = "[[components]]\nname = \"a\"\nimage = \"r:5000/a:v1\"\n";
-        assert_eq!(default_rollout(&spec(base)), Rollout::StartFirst);
-        let ro = format!("{base}volumes = [\"/srv:/srv:ro\"]\n");
-        assert_eq!(default_rollout(&spec(&ro)), Rollout::StartFirst);
-        let rw = format!("{base}volumes = [\"/srv:/srv:ro\", \"data:/data\"]\n");
-        assert_eq!(default_rollout(&spec(&rw)), Rollout::StopFirst);
     }
 
     #[test]
