@@ -1,0 +1,115 @@
+//! What an operator meets in the first hour (issue 15): tables in terminals
+//! that report no size, read-only commands that never write, settings that
+//! cannot work refused up front, one `--since` syntax, advice that works.
+
+use std::path::Path;
+
+use crate::support::{Host, Output};
+
+fn web(host: &Host, port: u16) -> String {
+    format!(
+        "[[components]]\nname = \"api\"\nimage = \"{}\"\nports = [\"127.0.0.1:{port}:8080\"]\n\n\
+         [[components]]\nname = \"worker\"\nimage = \"{}\"\n",
+        host.image("v1"),
+        host.image("v1")
+    )
+}
+
+/// `mcp` with this host's podman isolation but with our own paths, so a test
+/// can point `--db` and `--state-dir` somewhere that does not exist.
+fn mcp_at(host: &Host, db: &Path, state: &Path, args: &[&str]) -> Output {
+    let mut cmd = host.command(env!("CARGO_BIN_EXE_mcp"));
+    cmd.arg("--config")
+        .arg(host.config_path())
+        .arg("--services")
+        .arg(host.services_dir())
+        .arg("--db")
+        .arg(db)
+        .arg("--state-dir")
+        .arg(state)
+        .args(args);
+    host.run(cmd)
+}
+
+#[test]
+fn status_in_a_terminal_of_no_size_keeps_the_header_on_one_line() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("web", &web(&host, port));
+    host.mcp(["sync"]).success();
+
+    // `script` gives mcp a pseudo-terminal; with stdin not a terminal it
+    // cannot copy a size, so the terminal reports 0 columns.
+    let cmd = host.mcp_command();
+    let argv: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect();
+    let mut script = host.command("script");
+    script
+        .arg("-qec")
+        .arg(format!("{} status", argv.join(" ")))
+        .arg("/dev/null");
+    let out = host.run(script).success();
+    let screen = out.stdout.replace('\r', "");
+    assert!(
+        screen.contains('│'),
+        "a terminal gets a boxed table:\n{out}"
+    );
+    let header = screen
+        .lines()
+        .find(|l| l.contains("SERVICE"))
+        .unwrap_or_else(|| panic!("no SERVICE header on one line:\n{out}"));
+    for h in ["COMPONENT", "OBSERVED", "VERSION", "DRIFT"] {
+        assert!(header.contains(h), "{h} not on the header line:\n{out}");
+    }
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("web") && l.contains("running"))
+        .collect();
+    assert_eq!(rows.len(), 2, "one row per component:\n{out}");
+    assert!(rows.iter().any(|r| r.contains("api")), "{out}");
+    assert!(rows.iter().any(|r| r.contains("worker")), "{out}");
+}
+
+#[test]
+fn read_only_commands_create_no_registry() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("web", &web(&host, port));
+    let missing = host.root().join("typo");
+    let db = missing.join("r.db");
+    let state = host.root().join("no-state");
+
+    let out = mcp_at(&host, &db, &state, &["status"])
+        .success()
+        .stderr_has("no registry yet");
+    let rows: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("not yet synced"))
+        .collect();
+    assert_eq!(rows.len(), 2, "every declared component:\n{out}");
+    let out = mcp_at(&host, &db, &state, &["--json", "status"]).success();
+    let components = out.json()["components"].as_array().unwrap().clone();
+    assert_eq!(components.len(), 2, "{out}");
+    assert_eq!(components[0]["desired"], "running", "{out}");
+    assert_eq!(components[0]["observed"], "missing", "{out}");
+    mcp_at(&host, &db, &state, &["status", "--check"]).expect_code(3);
+    mcp_at(&host, &db, &state, &["history"])
+        .success()
+        .stdout_has("no registry yet");
+    mcp_at(&host, &db, &state, &["logs", "web/api"])
+        .failure()
+        .stderr_has("no registry yet");
+    mcp_at(&host, &db, &state, &["validate"]).success();
+    assert!(!missing.exists(), "a read-only command created {missing:?}");
+    assert!(!state.exists(), "a read-only command created {state:?}");
+
+    // Nothing declared either: exit 0, even with --check.
+    host.remove_service("web");
+    mcp_at(&host, &db, &state, &["status", "--check"])
+        .success()
+        .stdout_has("no registry yet");
+    assert!(!missing.exists() && !state.exists());
+}
