@@ -113,3 +113,37 @@ fn read_only_commands_create_no_registry() {
         .stdout_has("no registry yet");
     assert!(!missing.exists() && !state.exists());
 }
+
+#[test]
+fn settings_that_cannot_work_are_refused_where_read() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("web", &web(&host, port));
+
+    for args in [&["sync", "-j", "0"][..], &["deploy", "web", "-j", "0"]] {
+        let out = host.mcp(args).expect_code(2);
+        assert!(out.stderr.contains("-j takes"), "{out}");
+    }
+    host.mcp(["--lock-wait", "soon", "sync"])
+        .expect_code(2)
+        .stderr_has("--lock-wait");
+
+    let config = host.write_config("[unikernel]\naccel = \"tcg\"\n\n[podman]\ntimeout = \"0s\"\n");
+    let out = host.mcp(["sync"]).expect_code(2);
+    let at = format!("{}:5: [podman] timeout = \"0s\"", config.display());
+    assert!(out.stderr.contains(&at), "names file, line and key:\n{out}");
+    host.write_config("[podman]\ntimeout = 30\n");
+    let out = host.mcp(["status"]).expect_code(2);
+    assert!(
+        out.stderr.contains("invalid config file") && out.stderr.contains("line 2"),
+        "{out}"
+    );
+
+    // Nothing ran: no registry, no container.
+    assert!(!host.db_path().exists());
+    let ps = host.podman(["ps", "-aq"]).success();
+    assert_eq!(ps.out(), "", "{ps}");
+    host.write_config("[podman]\ntimeout = \"30s\"\n");
+    host.mcp(["sync", "-j", "1"]).success();
+    host.assert_serves(port, "v1");
+}
