@@ -18,7 +18,7 @@ fn web(host: &Host, port: u16) -> String {
 /// `mcp` with this host's podman isolation but with our own paths, so a test
 /// can point `--db` and `--state-dir` somewhere that does not exist.
 fn mcp_at(host: &Host, db: &Path, state: &Path, args: &[&str]) -> Output {
-    let mut cmd = host.command(env!("CARGO_BIN_EXE_mcp"));
+    let mut cmd = host.command(host.mcp_command().get_program());
     cmd.arg("--config")
         .arg(host.config_path())
         .arg("--services")
