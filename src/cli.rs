@@ -158,9 +158,10 @@ pub struct LogsArgs {
     /// Print only the last N lines
     #[arg(long, value_name = "N")]
     pub tail: Option<u64>,
-    /// Print only lines since T (a duration like 10m or a timestamp)
-    #[arg(long, value_name = "T")]
-    pub since: Option<String>,
+    /// Print only lines since T: a duration ago (10m), an RFC 3339 time
+    /// (2026-11-26T10:00:00Z) or @UNIX seconds; for a VM, from the boot that was running at T
+    #[arg(long, value_name = "T", value_parser = crate::since::arg)]
+    pub since: Option<i64>,
 }
 
 #[derive(Debug, Args)]

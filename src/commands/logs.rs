@@ -35,7 +35,7 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
     let opts = LogOptions {
         follow: args.follow,
         tail: args.tail,
-        since: args.since.clone(),
+        since: args.since,
     };
     let code = runtime.logs(&instance_name(&service, &component), &opts)?;
     Ok(u8::try_from(code).unwrap_or(crate::exit::FAILED))

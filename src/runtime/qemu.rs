@@ -473,9 +473,14 @@ impl Runtime for Qemu {
         if !dir.exists() {
             anyhow::bail!("there is no VM {name}");
         }
-        let since = opts.since.as_deref().map(vmlogs::parse_since).transpose()?;
         let alive = || dir.live_pid().is_some();
-        vmlogs::print(&dir.file(SERIAL_LOG), opts.tail, since, opts.follow, &alive)?;
+        vmlogs::print(
+            &dir.file(SERIAL_LOG),
+            opts.tail,
+            opts.since,
+            opts.follow,
+            &alive,
+        )?;
         Ok(0)
     }
 }

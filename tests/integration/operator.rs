@@ -147,3 +147,70 @@ fn settings_that_cannot_work_are_refused_where_read() {
     host.mcp(["sync", "-j", "1"]).success();
     host.assert_serves(port, "v1");
 }
+
+fn unix_now() -> i64 {
+    mcp::timefmt::unix_now()
+}
+
+/// Sleeps until the clock has passed the second `t`, so whatever happens
+/// next is stamped later than `t`.
+fn wait_past(t: i64) {
+    while unix_now() <= t {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn logs_since_takes_an_rfc3339_time_for_a_container() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service(
+        "web",
+        &format!(
+            "[[components]]\nname = \"api\"\nimage = \"{}\"\nports = [\"127.0.0.1:{port}:8080\"]\n",
+            host.image("v1")
+        ),
+    );
+    host.mcp(["sync"]).success();
+    host.assert_serves(port, "v1");
+    let logs = |since: Option<&str>| {
+        let mut args = vec!["logs", "web/api"];
+        args.extend(since.map(|s| ["--since", s]).into_iter().flatten());
+        host.mcp(args).success()
+    };
+    let hellos = |out: &Output| out.stdout.matches("hello from web v1").count();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while hellos(&logs(None)) < 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    // Every line of the first start is stamped at or before `between`.
+    let between = unix_now();
+    wait_past(between);
+    host.mcp(["restart", "web/api"]).success();
+    host.assert_serves(port, "v1");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while hellos(&logs(None)) < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(hellos(&logs(None)), 2, "{}", logs(None));
+
+    let since = mcp::timefmt::rfc3339(between + 1);
+    let out = logs(Some(&since));
+    assert_eq!(hellos(&out), 1, "only the restart's lines:\n{out}");
+    assert!(out.stdout.contains("web v1: stopping"), "{out}");
+    // The same instant as @unix and with an offset; a duration reaching back
+    // before the first start shows everything.
+    assert_eq!(logs(Some(&format!("@{}", between + 1))).stdout, out.stdout);
+    let offset = mcp::timefmt::rfc3339(between + 1 + 3600).replace('Z', "+01:00");
+    assert_eq!(logs(Some(&offset)).stdout, out.stdout);
+    assert_eq!(hellos(&logs(Some("1h"))), 2);
+
+    let bad = host
+        .mcp(["logs", "web/api", "--since", "2026-11-26T10:00:00"])
+        .expect_code(2);
+    assert!(
+        bad.stderr.contains("--since") && bad.stderr.contains("RFC 3339"),
+        "{bad}"
+    );
+}
