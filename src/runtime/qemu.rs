@@ -358,7 +358,7 @@ impl Runtime for Qemu {
         let sh = Tool::locate("sh", None, &needed_by, self.trace)?;
         if !record.disk.is_file() {
             anyhow::bail!(
-                "the disk image {} of {name} is gone; `mcp deploy` rebuilds it",
+                "the disk image {} of {name} is gone; `mcp deploy {needed_by}` rebuilds it",
                 record.disk.display()
             );
         }
@@ -390,11 +390,13 @@ impl Runtime for Qemu {
 
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let dir = self.dir(name);
-        if dir.live_pid().is_none() {
+        let Some(pid) = dir.live_pid() else {
             return Ok(());
-        }
+        };
         let Some(run) = dir.run()? else {
-            anyhow::bail!("{name} runs but mcp has no record of its boot; stop its qemu by hand");
+            anyhow::bail!(
+                "{name} runs but mcp has no record of its boot; stop its qemu by hand (kill {pid})"
+            );
         };
         let started = Instant::now();
         let qmp = |command: &str| {
