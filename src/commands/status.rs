@@ -190,7 +190,7 @@ pub const NOT_SYNCED: &str = "not yet synced (run mcp sync)";
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
     // Read-only: a missing registry is reported, never created.
     let registry = Registry::open_existing(&ctx.config.db)?;
-    let runtimes = world::Runtimes::open(&ctx.config, "status")?;
+    let runtimes = world::Runtimes::open(ctx, "status")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
     let status = match &registry {
