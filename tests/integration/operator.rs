@@ -214,3 +214,41 @@ fn logs_since_takes_an_rfc3339_time_for_a_container() {
         "{bad}"
     );
 }
+
+#[test]
+fn start_of_a_never_created_inactive_service_changes_nothing_and_names_active_true() {
+    let host = Host::new();
+    let port = host.free_port();
+    let maint = |active: bool| {
+        format!(
+            "active = {active}\n\n[[components]]\nname = \"api\"\nimage = \"{}\"\nports = [\"127.0.0.1:{port}:8080\"]\n",
+            host.image("v1")
+        )
+    };
+    host.write_service("maint", &maint(false));
+    host.mcp(["sync"]).success();
+    let history = || host.mcp(["--json", "history"]).success().json();
+    let status = || host.mcp(["--json", "status"]).success().json();
+    let (events_before, status_before) = (history(), status());
+    assert_eq!(status_before["components"][0]["desired"], "stopped");
+
+    for args in [&["start", "maint"][..], &["restart", "maint/api"]] {
+        let out = host.mcp(args).failure();
+        assert!(out.stderr.contains("set active = true"), "{out}");
+        assert!(out.stderr.contains("changed nothing"), "{out}");
+        assert!(
+            !out.stderr.contains("mcp deploy"),
+            "deploy refuses it:\n{out}"
+        );
+    }
+    assert_eq!(history(), events_before, "nothing recorded");
+    assert_eq!(status(), status_before, "desired state unchanged");
+    host.mcp(["sync", "--dry-run"]).success();
+    let ps = host.podman(["ps", "-aq"]).success();
+    assert_eq!(ps.out(), "", "{ps}");
+
+    // The advice works: set active = true, run mcp sync.
+    host.write_service("maint", &maint(true));
+    host.mcp(["sync"]).success();
+    host.assert_serves(port, "v1");
+}
