@@ -4,6 +4,8 @@ mod bad_input;
 mod containers;
 mod faults;
 mod generated;
+mod isolation;
+mod operator;
 mod registry_sync;
 mod rollout;
 mod shim;
