@@ -107,13 +107,14 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
     } else {
         DesiredState::Running
     };
-    for r in &chosen {
-        registry.set_desired(&r.service, &r.name, desired)?;
+    // Every component acted on, including those `requires` added.
+    for a in &plan.actions {
+        registry.set_desired(&a.service, &a.component, desired)?;
     }
     let progress = Progress::new(ctx.out.progress());
     let outcomes = Executor::new(&runtime, &progress, &mut registry, verb.as_str()).apply(
         &plan,
-        &[],
+        &input.desired,
         |_, _| {},
     )?;
 

@@ -187,7 +187,11 @@ pub fn print(
                 let mut row = vec![
                     format!("{}/{}", a.service, a.component),
                     a.action.as_str().to_string(),
-                    a.cause.clone(),
+                    if a.after.is_empty() {
+                        a.cause.clone()
+                    } else {
+                        format!("{} (after {})", a.cause, a.after.join(", "))
+                    },
                 ];
                 if !dry_run {
                     row.push(match outcomes.get(i) {

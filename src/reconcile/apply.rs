@@ -3,15 +3,16 @@
 //! acting and its outcome (with what now runs) as it lands, and reports
 //! outcomes in plan order.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use serde::Serialize;
 
 use super::health::{SETTLE, wait_healthy};
+use super::order;
 use super::plan::{Action, ActionKind, Desired, Detail, Plan};
 use super::rollout::replace;
 use crate::model::PullPolicy;
@@ -154,6 +155,62 @@ pub fn pull(
     Ok(())
 }
 
+/// Which groups of a plan are waiting, done (and how) or in flight.
+struct Sched {
+    pending: Vec<usize>,
+    /// `Some(true)` done, `Some(false)` failed or skipped.
+    done: Vec<Option<bool>>,
+    running: usize,
+}
+
+/// The next group whose waits are over, in plan order, and whether one of
+/// them failed (then it is skipped); `None` when every group is taken.
+fn next_group(sched: &Mutex<Sched>, wake: &Condvar, waits: &[Vec<usize>]) -> Option<(usize, bool)> {
+    let mut s = sched.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if s.pending.is_empty() {
+            return None;
+        }
+        let ready = s
+            .pending
+            .iter()
+            .position(|&g| waits[g].iter().all(|&w| s.done[w].is_some()))
+            // A cycle (refused by validation) must not hang the run.
+            .or_else(|| (s.running == 0).then_some(0));
+        if let Some(p) = ready {
+            let g = s.pending.remove(p);
+            s.running += 1;
+            let blocked = waits[g].iter().any(|&w| s.done[w] == Some(false));
+            return Some((g, blocked));
+        }
+        s = wake.wait(s).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// A component that others require must be healthy before they start: a
+/// start (or a create without a check, which has not been gated yet) is
+/// followed by its health gate. Replacements are gated already.
+fn gate_required(
+    runtime: &dyn Runtime,
+    a: &Action,
+    d: Option<&Desired<'_>>,
+    settle: Duration,
+) -> anyhow::Result<()> {
+    let Some(d) = d else { return Ok(()) };
+    let gated = match a.action {
+        ActionKind::Start | ActionKind::Restart | ActionKind::Restore => {
+            a.detail != Detail::AlreadyDone || d.spec.health.is_some()
+        }
+        ActionKind::Create => d.spec.health.is_none(),
+        _ => false,
+    };
+    if !gated || d.desired != DesiredState::Running {
+        return Ok(());
+    }
+    wait_healthy(runtime, &a.instance, d.spec, settle)
+        .with_context(|| format!("{} is required by other components", a.instance))
+}
+
 pub struct Executor<'a> {
     runtime: &'a dyn Runtime,
     progress: &'a dyn Progress,
@@ -235,25 +292,47 @@ impl<'a> Executor<'a> {
             self.runtime.ensure_network(net)?;
         }
 
-        // Actions on one component run in order; components run in parallel.
-        let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        // Actions on one component run in order, as a group; groups run in
+        // parallel, each once the groups it waits for (`after`, from
+        // `requires`) are done. A group whose requirement failed is skipped.
+        let mut groups: Vec<((String, String), Vec<usize>)> = Vec::new();
         for (i, a) in plan.actions.iter().enumerate() {
             if a.action == ActionKind::Adopt {
                 let outcome = self.record(ids[i], a, desired, Ok(()));
                 outcomes[i] = Some(outcome);
                 continue;
             }
-            groups
-                .entry((a.service.clone(), a.component.clone()))
-                .or_default()
-                .push(i);
+            let key = (a.service.clone(), a.component.clone());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, list)) => list.push(i),
+                None => groups.push((key, vec![i])),
+            }
         }
-        let queue: Mutex<VecDeque<Vec<usize>>> = Mutex::new(groups.into_values().collect());
-        let workers = self
-            .jobs
-            .max(1)
-            .min(queue.lock().map(|q| q.len()).unwrap_or(1))
-            .max(1);
+        // Queued by (service, component); the waits alone order related groups.
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        let waits: Vec<Vec<usize>> = groups
+            .iter()
+            .map(|(_, list)| {
+                let after = &plan.actions[list[0]].after;
+                groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (k, _))| after.contains(&order::shown(k)))
+                    .map(|(j, _)| j)
+                    .collect()
+            })
+            .collect();
+        // Groups others wait for must end healthy, not merely started.
+        let required: Vec<bool> = (0..groups.len())
+            .map(|g| waits.iter().any(|w| w.contains(&g)))
+            .collect();
+        let sched = Mutex::new(Sched {
+            pending: (0..groups.len()).collect(),
+            done: vec![None; groups.len()],
+            running: 0,
+        });
+        let wake = Condvar::new();
+        let workers = self.jobs.max(1).min(groups.len()).max(1);
         let (tx, rx) = mpsc::channel::<(usize, anyhow::Result<()>, bool)>();
 
         let runtime = self.runtime;
@@ -262,16 +341,13 @@ impl<'a> Executor<'a> {
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let tx = tx.clone();
-                let queue = &queue;
+                let (sched, wake, groups, waits, required) =
+                    (&sched, &wake, &groups, &waits, &required);
                 scope.spawn(move || {
-                    loop {
-                        let group = match queue.lock() {
-                            Ok(mut q) => q.pop_front(),
-                            Err(_) => None,
-                        };
-                        let Some(group) = group else { break };
-                        let mut failed = false;
-                        for i in group {
+                    while let Some((g, blocked)) = next_group(sched, wake, waits) {
+                        let mut failed = blocked;
+                        let list = &groups[g].1;
+                        for (n, &i) in list.iter().enumerate() {
                             let a = &plan.actions[i];
                             if failed {
                                 let _ = tx.send((i, Ok(()), true));
@@ -282,11 +358,18 @@ impl<'a> Executor<'a> {
                                 &format!("{}/{}", a.service, a.component),
                                 &format!("{} ({})", a.action.as_str(), a.cause),
                             );
-                            let result = execute(runtime, a, d, settle);
+                            let mut result = execute(runtime, a, d, settle);
+                            if result.is_ok() && required[g] && n + 1 == list.len() {
+                                result = gate_required(runtime, a, d, settle);
+                            }
                             step.finish(if result.is_ok() { "ok" } else { "FAILED" });
                             failed = result.is_err();
                             let _ = tx.send((i, result, false));
                         }
+                        let mut s = sched.lock().unwrap_or_else(|e| e.into_inner());
+                        s.done[g] = Some(!failed);
+                        s.running -= 1;
+                        wake.notify_all();
                     }
                 });
             }

@@ -6,6 +6,8 @@ mod apply_tests;
 pub mod drift;
 pub mod health;
 pub mod order;
+#[cfg(test)]
+mod order_tests;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;

@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::plan::{Action, ActionKind, Desired, Plan};
+
 /// A component: (service, component).
 pub type Key = (String, String);
 
@@ -52,6 +54,24 @@ impl Graph {
         Graph { requires }
     }
 
+    /// The graph of the declared components in `desired`.
+    pub fn of(desired: &[Desired<'_>]) -> Graph {
+        let components: Vec<(Key, Vec<Entry>)> = desired
+            .iter()
+            .map(|d| {
+                (
+                    (d.service.to_string(), d.spec.name.clone()),
+                    d.spec
+                        .requires
+                        .iter()
+                        .map(|r| (r.service.clone(), r.component.clone()))
+                        .collect(),
+                )
+            })
+            .collect();
+        Graph::new(&components)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.requires.is_empty()
     }
@@ -82,32 +102,6 @@ impl Graph {
             .collect()
     }
 
-    /// `keys` ordered so that each comes after what it requires (`Up`) or
-    /// before it (`Down`); otherwise in the given order.
-    pub fn sorted(&self, keys: &[Key], direction: Direction) -> Vec<Key> {
-        let mut out: Vec<Key> = Vec::new();
-        let mut placed: BTreeSet<&Key> = BTreeSet::new();
-        let mut left: Vec<&Key> = keys.iter().collect();
-        while !left.is_empty() {
-            let ready = left.iter().position(|k| {
-                left.iter().all(|other| {
-                    other == k
-                        || !match direction {
-                            Direction::Up => self.requirements(k).contains(*other),
-                            Direction::Down => self.requirements(other).contains(*k),
-                        }
-                })
-            });
-            // A cycle (refused by validation) leaves nothing ready: keep the given order.
-            let i = ready.unwrap_or(0);
-            let k = left.remove(i);
-            if placed.insert(k) {
-                out.push(k.clone());
-            }
-        }
-        out
-    }
-
     /// For each piece of work (a component and its direction), the indexes
     /// of the pieces it must wait for: on the way up, the work on anything
     /// it requires; on the way down, the work on anything that requires it.
@@ -126,6 +120,69 @@ impl Graph {
             })
             .collect()
     }
+}
+
+/// Which way the work on one component goes: up when it creates, starts or
+/// replaces anything, else down.
+pub fn direction(actions: &[&Action]) -> Direction {
+    let up = actions.iter().any(|a| {
+        matches!(
+            a.action,
+            ActionKind::Create
+                | ActionKind::Recreate
+                | ActionKind::Start
+                | ActionKind::Restart
+                | ActionKind::Restore
+        )
+    });
+    if up { Direction::Up } else { Direction::Down }
+}
+
+/// Puts a plan in the order `requires` asks for and notes in each action
+/// the components whose work it waits for (`after`): the executor follows
+/// those edges, and `sync --dry-run` shows them. The actions on one
+/// component stay together and in order; unrelated components keep their
+/// order (and still run in parallel).
+pub fn arrange(plan: Plan, desired: &[Desired<'_>]) -> Plan {
+    let graph = Graph::of(desired);
+    if graph.is_empty() {
+        return plan;
+    }
+    let mut keys: Vec<Key> = Vec::new();
+    let mut groups: BTreeMap<Key, Vec<Action>> = BTreeMap::new();
+    for a in plan.actions {
+        let key = (a.service.clone(), a.component.clone());
+        if !groups.contains_key(&key) {
+            keys.push(key.clone());
+        }
+        groups.entry(key).or_default().push(a);
+    }
+    let work: Vec<(Key, Direction)> = keys
+        .iter()
+        .map(|k| {
+            let actions: Vec<&Action> = groups[k].iter().collect();
+            (k.clone(), direction(&actions))
+        })
+        .collect();
+    let waits = graph.waits(&work);
+    // A stable topological order: the first group (in plan order) whose
+    // waits are all placed goes next.
+    let mut placed = vec![false; work.len()];
+    let mut actions = Vec::new();
+    for _ in 0..work.len() {
+        let next = (0..work.len())
+            .find(|&i| !placed[i] && waits[i].iter().all(|&w| placed[w]))
+            // A cycle (refused by validation): keep the plan's order.
+            .or_else(|| (0..work.len()).find(|&i| !placed[i]));
+        let Some(i) = next else { break };
+        placed[i] = true;
+        let after: Vec<String> = waits[i].iter().map(|&w| shown(&work[w].0)).collect();
+        for mut a in groups.remove(&work[i].0).unwrap_or_default() {
+            a.after = after.clone();
+            actions.push(a);
+        }
+    }
+    Plan { actions }
 }
 
 /// `service/component`, as shown to people.
@@ -170,19 +227,6 @@ mod tests {
     }
 
     #[test]
-    fn up_puts_requirements_first_and_down_puts_dependents_first() {
-        let g = graph();
-        let keys: Vec<Key> = ["app/web", "lone/x", "db/main", "cache/redis"]
-            .into_iter()
-            .map(key)
-            .collect();
-        let up: Vec<String> = g.sorted(&keys, Direction::Up).iter().map(shown).collect();
-        assert_eq!(up, ["lone/x", "cache/redis", "db/main", "app/web"]);
-        let down: Vec<String> = g.sorted(&keys, Direction::Down).iter().map(shown).collect();
-        assert_eq!(down, ["app/web", "lone/x", "db/main", "cache/redis"]);
-    }
-
-    #[test]
     fn waits_link_only_related_work_in_the_same_direction() {
         let g = graph();
         let work = vec![
@@ -213,7 +257,6 @@ mod tests {
             (key("b/y"), vec![("a".into(), None)]),
         ]);
         assert_eq!(g.requirements(&key("a/x")).len(), 1);
-        let sorted = g.sorted(&[key("a/x"), key("b/y")], Direction::Up);
-        assert_eq!(sorted.len(), 2);
+        assert_eq!(g.dependents(&key("a/x")).len(), 1);
     }
 }

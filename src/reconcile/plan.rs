@@ -143,6 +143,10 @@ pub struct Action {
     pub desired: Option<usize>,
     #[serde(skip)]
     pub detail: Detail,
+    /// The components (`service/component`) whose work must finish (and be
+    /// healthy) first, from `requires`; set by `order::arrange`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
 }
 
 impl Action {
@@ -155,6 +159,7 @@ impl Action {
             cause: String::new(),
             desired: None,
             detail: Detail::None,
+            after: Vec::new(),
         }
     }
 
@@ -194,7 +199,7 @@ fn in_scope(scope: &Option<BTreeSet<String>>, service: &str) -> bool {
 
 /// The plan for `intent`: every action a command applies, each with its cause.
 pub fn plan(intent: &Intent, input: &PlanInput<'_>) -> Plan {
-    match intent {
+    let plan = match intent {
         Intent::Converge => converge(input),
         Intent::RollOut { targets } => roll_out(input, targets),
         Intent::SetState { targets, verb } => set_state(input, targets, *verb),
@@ -205,7 +210,8 @@ pub fn plan(intent: &Intent, input: &PlanInput<'_>) -> Plan {
                 .map(|i| adopt(i, format!("{} {} ({})", i.runtime, i.name, i.image)))
                 .collect(),
         },
-    }
+    };
+    super::order::arrange(plan, &input.desired)
 }
 
 /// An adoption of `inst`, under its labels or its split name.
@@ -272,7 +278,8 @@ fn roll_out(input: &PlanInput<'_>, targets: &BTreeSet<(String, String)>) -> Plan
 /// recorded, and one that does not exist cannot be started.
 fn set_state(input: &PlanInput<'_>, targets: &[(String, String)], verb: Verb) -> Plan {
     let mut actions = Vec::new();
-    for (service, component) in targets {
+    for ((service, component), why) in with_related(input, targets, verb) {
+        let (service, component) = (&service, &component);
         let name = instance_name(service, component);
         let found = input.observed.iter().find(|i| i.name == name);
         let running = found.is_some_and(|i| i.state == State::Running);
@@ -304,13 +311,63 @@ fn set_state(input: &PlanInput<'_>, targets: &[(String, String)], verb: Verb) ->
             (Verb::Restart, _) if running => Detail::StopFirst,
             _ => Detail::None,
         };
-        actions.push(
-            Action::new(kind, service, component, &name)
-                .because("by hand")
-                .with(detail),
-        );
+        let mut a = Action::new(kind, service, component, &name)
+            .because(why)
+            .with(detail);
+        a.desired = input
+            .desired
+            .iter()
+            .position(|d| d.service == service && &d.spec.name == component);
+        actions.push(a);
     }
     Plan { actions }
+}
+
+/// The targets of a hands-on stop or start, with what `requires` adds to
+/// them, each with its cause: a stop also stops the running components that
+/// require a target (they go first), a start also starts the requirements
+/// that are not running (they go first, and must be healthy).
+fn with_related(
+    input: &PlanInput<'_>,
+    targets: &[(String, String)],
+    verb: Verb,
+) -> Vec<((String, String), String)> {
+    let mut out: Vec<((String, String), String)> = targets
+        .iter()
+        .map(|t| (t.clone(), "by hand".to_string()))
+        .collect();
+    let graph = super::order::Graph::of(&input.desired);
+    let running = |k: &(String, String)| {
+        let name = instance_name(&k.0, &k.1);
+        input
+            .observed
+            .iter()
+            .any(|i| i.name == name && i.state == State::Running)
+    };
+    for t in targets {
+        let shown = super::order::shown(t);
+        let related: Vec<((String, String), String)> = match verb {
+            Verb::Stop => graph
+                .dependents(t)
+                .into_iter()
+                .filter(|k| running(k))
+                .map(|k| (k, format!("requires {shown}, which stops")))
+                .collect(),
+            Verb::Start => graph
+                .requirements(t)
+                .into_iter()
+                .filter(|k| !running(k))
+                .map(|k| (k, format!("required by {shown}")))
+                .collect(),
+            Verb::Restart => Vec::new(),
+        };
+        for (k, why) in related {
+            if !out.iter().any(|(o, _)| o == &k) {
+                out.push((k, why));
+            }
+        }
+    }
+    out
 }
 
 fn converge(input: &PlanInput<'_>) -> Plan {
@@ -338,6 +395,7 @@ fn converge(input: &PlanInput<'_>) -> Plan {
             cause,
             desired: Some(index),
             detail: Detail::None,
+            after: Vec::new(),
         };
 
         if by_name.contains_key(next.as_str()) {
