@@ -7,6 +7,7 @@ mod generated;
 mod isolation;
 mod operator;
 mod registry_sync;
+mod requires;
 mod rollout;
 mod shim;
 mod smoke;
