@@ -8,7 +8,7 @@
 //! the real ports is a second one, created (not started) under the canonical
 //! name while the old one still serves; the switch is then one stop and one
 //! start. A runtime that can move ports live (a VM's QMP hostfwd) hands the
-//! ports over to the trial instance itself and keeps it.
+//! ports over to the trial instance itself and keeps it running.
 //!
 //! stop-first (a component that mounts a volume read-write: two instances
 //! on one data directory would be wrong) keeps the order of
@@ -195,6 +195,19 @@ fn start_first(
             "the new {name} failed beside the old one, which kept serving untouched"
         ))
     })?;
+    // A runtime that can move ports live (a VM) hands them to the trial,
+    // which then simply stays: no second boot, no gap but the move itself.
+    let ports: Vec<String> = d.spec.ports.iter().map(ToString::to_string).collect();
+    match runtime.take_over_ports(&name, &next, &ports) {
+        Ok(true) => return keep_trial(runtime, d, &name, &next, &prev),
+        Ok(false) => {}
+        Err(e) => {
+            let _ = runtime.remove(&next);
+            return Err(e.context(format!(
+                "the new {name} passed its check, but taking over the ports failed; the old one kept them"
+            )));
+        }
+    }
     runtime.remove(&next)?;
 
     // The instance that takes the real ports is created while the old one
@@ -243,6 +256,27 @@ fn start_first(
             "the new {name} failed and putting the previous version back failed too ({e:#}); the next sync retries"
         ))),
     }
+}
+
+/// The trial, which now holds the real ports, becomes the instance; the old
+/// one, which no longer serves, is set aside, stopped and removed. A failed
+/// rename here is left to the next sync (its plan removes a `.next` and puts
+/// a `.prev` back, and the result is replaced again).
+fn keep_trial(
+    runtime: &dyn Runtime,
+    d: &Desired<'_>,
+    name: &str,
+    next: &str,
+    prev: &str,
+) -> anyhow::Result<()> {
+    runtime.rename(name, prev)?;
+    if let Err(e) = runtime.rename(next, name) {
+        let _ = runtime.rename(prev, name);
+        return Err(e);
+    }
+    runtime.stop(prev, d.spec.stop_timeout)?;
+    // The next sync removes a .prev left here if this removal fails.
+    runtime.remove(prev)
 }
 
 #[cfg(test)]

@@ -187,3 +187,34 @@ fn without_a_running_old_one_there_is_no_trial() {
     );
     assert_eq!(serving(&fake), ("r:5000/web:v2".into(), State::Running));
 }
+
+#[test]
+fn a_runtime_that_moves_ports_keeps_the_checked_trial() {
+    let fake = running_v1("").moving_ports();
+    deploy_v2(&fake, "").unwrap();
+    assert_eq!(
+        fake.calls(),
+        [
+            "remove web-app.next",
+            "create web-app.next",
+            "start web-app.next",
+            "take-over-ports web-app web-app.next",
+            "rename web-app web-app.prev",
+            "rename web-app.next web-app",
+            "stop web-app.prev",
+            "remove web-app.prev",
+        ]
+    );
+    assert_eq!(serving(&fake), ("r:5000/web:v2".into(), State::Running));
+}
+
+#[test]
+fn a_failed_port_move_removes_the_trial_and_keeps_the_old_one() {
+    let fake = running_v1("").moving_ports();
+    fake.fail_once("take-over-ports web-app web-app.next");
+    let why = format!("{:#}", deploy_v2(&fake, "").unwrap_err());
+    assert!(why.contains("the old one kept them"), "{why}");
+    assert_eq!(fake.calls().last().unwrap(), "remove web-app.next");
+    assert_eq!(fake.names(), ["web-app"]);
+    assert_eq!(serving(&fake), ("r:5000/web:v1".into(), State::Running));
+}

@@ -97,6 +97,10 @@ impl Runtime for Dispatch<'_> {
         self.by_name(name).logs(name, opts, out)
     }
 
+    fn take_over_ports(&self, from: &str, to: &str, ports: &[String]) -> anyhow::Result<bool> {
+        self.by_name(to).take_over_ports(from, to, ports)
+    }
+
     fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> anyhow::Result<ExecResult> {
         self.by_name(name).exec(name, argv, timeout)
     }

@@ -29,6 +29,8 @@ pub struct Fake {
     wake: Condvar,
     /// Sees every changing call before it happens.
     hook: Option<Hook>,
+    /// Moves ports between running instances, as the VM runtime does.
+    moves_ports: bool,
 }
 
 impl Fake {
@@ -40,6 +42,11 @@ impl Fake {
 
     pub fn rendezvous(mut self, starts: usize) -> Self {
         self.rendezvous = starts;
+        self
+    }
+
+    pub fn moving_ports(mut self) -> Self {
+        self.moves_ports = true;
         self
     }
 
@@ -187,6 +194,14 @@ impl Runtime for Fake {
         inst.name = to.to_string();
         world.instances.insert(to.to_string(), inst);
         Ok(())
+    }
+
+    fn take_over_ports(&self, from: &str, to: &str, _ports: &[String]) -> anyhow::Result<bool> {
+        if !self.moves_ports {
+            return Ok(false);
+        }
+        drop(self.call(format!("take-over-ports {from} {to}"))?);
+        Ok(true)
     }
 
     fn state(&self, name: &str) -> anyhow::Result<Option<State>> {

@@ -6,6 +6,7 @@ pub mod dispatch;
 pub mod exec;
 #[cfg(test)]
 pub mod fake;
+pub mod hostfwd;
 pub mod ops;
 pub mod podman;
 pub mod qemu;
@@ -106,6 +107,14 @@ pub trait Runtime: Sync {
     fn rename(&self, from: &str, to: &str) -> anyhow::Result<()>;
     /// The current state of one instance (used by health gates).
     fn state(&self, name: &str) -> anyhow::Result<Option<State>>;
+    /// Moves the published ports from running `from` to running `to` without
+    /// restarting either: `from` lets go of its ports, `to` gives up its own
+    /// and takes `ports` (podman syntax). The switch of a start-first rollout
+    /// then costs no restart. `Ok(false)`: this runtime cannot (podman 4.3
+    /// cannot change a container's ports), and nothing was changed.
+    fn take_over_ports(&self, _from: &str, _to: &str, _ports: &[String]) -> anyhow::Result<bool> {
+        Ok(false)
+    }
     /// The `[[components]]` table, named `component`, that would create
     /// this instance again (for `adopt --write-spec`).
     fn describe(&self, name: &str, _component: &str) -> anyhow::Result<toml::Value> {

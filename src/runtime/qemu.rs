@@ -459,6 +459,12 @@ impl Runtime for Qemu {
         Ok(())
     }
 
+    fn take_over_ports(&self, from: &str, to: &str, ports: &[String]) -> anyhow::Result<bool> {
+        super::hostfwd::take_over(&self.dir(from), &self.dir(to), ports)
+            .with_context(|| format!("moving the ports of VM {from} to {to}"))?;
+        Ok(true)
+    }
+
     fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
         let (a, b) = (self.dir(from), self.dir(to));
         if b.exists() {

@@ -218,6 +218,45 @@ fn container_and_vm_side_by_side() {
     assert_eq!(h.host.curl_once(vm_port), None);
 }
 
+/// start-first for a VM: the new version boots beside the old one on a side
+/// port, passes its check there, and then takes the real port over QMP
+/// (`hostfwd_remove`/`hostfwd_add`): it keeps running, it is not booted again.
+#[test]
+fn a_vm_rollout_hands_the_real_port_to_the_checked_new_vm() {
+    let h = VmHost::new();
+    let (web_port, vm_port) = (h.host.free_port(), h.host.free_port());
+    h.host
+        .write_service("svc", &service(&h, web_port, vm_port, "v1", true));
+    h.mcp(&["sync"]).success();
+    h.wait_serves(vm_port, "v1");
+
+    h.host
+        .write_service("svc", &service(&h, web_port, vm_port, "v2", true));
+    h.mcp(&["deploy", "svc/vm", "--pull", "missing"]).success();
+    h.wait_serves(vm_port, "v2");
+    // The serving qemu was started with its side port: the real one was handed
+    // to it live, and its record names the real port for later boots.
+    let pid = h.qemu_pid("svc-vm").expect("svc-vm runs");
+    let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let argv = String::from_utf8_lossy(&argv).replace('\0', " ");
+    assert!(argv.contains("hostfwd=tcp:127.0.0.1:"), "{argv}");
+    assert!(
+        !argv.contains(&format!(":{vm_port}-:")),
+        "the VM was booted on the real port, not handed it: {argv}"
+    );
+    let record = std::fs::read_to_string(h.vm_dir("svc-vm").join("vm.json")).unwrap();
+    assert!(
+        record.contains(&format!("127.0.0.1:{vm_port}:8080")),
+        "{record}"
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(h.host.state_dir().join("vms"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, vec!["svc-vm".to_string()]);
+}
+
 #[test]
 fn missing_ops_is_named_and_the_running_vm_is_untouched() {
     let h = VmHost::new();
