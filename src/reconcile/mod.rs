@@ -1,6 +1,7 @@
 //! Reconciliation: a pure planner, and an executor that applies its plan.
 
 pub mod apply;
+pub mod digests;
 pub mod drift;
 pub mod health;
 pub mod plan;

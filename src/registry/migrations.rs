@@ -62,6 +62,9 @@ pub const MIGRATIONS: &[&str] = &[
         outcome   TEXT NOT NULL
     );
     CREATE INDEX events_by_service ON events(service, id);",
+    // 2: the registry digest of the image each component was deployed from,
+    // so `mcp update` can tell whether its tag has moved since.
+    "ALTER TABLE components ADD COLUMN image_digest TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

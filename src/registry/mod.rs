@@ -102,6 +102,27 @@ mod tests {
     }
 
     #[test]
+    fn records_the_image_digest_and_keeps_it_when_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&dir.path().join("r.db")).unwrap();
+        reg.adopt("web", "api", "container", "r/a:v1", "v1", "running")
+            .unwrap();
+        assert_eq!(
+            reg.component("web", "api").unwrap().unwrap().image_digest,
+            None
+        );
+        reg.set_image_digest("web", "api", Some("sha256:aa"))
+            .unwrap();
+        reg.set_image_digest("web", "api", None).unwrap();
+        let row = reg.component("web", "api").unwrap().unwrap();
+        assert_eq!(row.image_digest.as_deref(), Some("sha256:aa"));
+        reg.set_image_digest("web", "api", Some("sha256:bb"))
+            .unwrap();
+        let row = reg.component("web", "api").unwrap().unwrap();
+        assert_eq!(row.image_digest.as_deref(), Some("sha256:bb"));
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.db");

@@ -77,6 +77,8 @@ pub struct ComponentRow {
     pub image_id: Option<String>,
     pub previous_image: Option<String>,
     pub updated_at: String,
+    /// Registry digest (`sha256:...`) of the image last deployed, when known.
+    pub image_digest: Option<String>,
 }
 
 const COMPONENT_COLUMNS: &str = "c.service, c.name, c.runtime, c.image, c.network, c.user_spec,
@@ -84,7 +86,7 @@ const COMPONENT_COLUMNS: &str = "c.service, c.name, c.runtime, c.image, c.networ
     (SELECT json_group_array(json_object('name', r.name, 'port', r.port, 'mode', r.mode,
         'hostname', r.hostname)) FROM routes r WHERE r.service = c.service AND r.component = c.name),
     c.desired_state, c.observed_state, c.version, c.spec_hash, c.deployed_hash, c.deployed_spec,
-    c.image_id, c.previous_image, c.updated_at";
+    c.image_id, c.previous_image, c.updated_at, c.image_digest";
 
 fn component_from_row(r: &Row<'_>) -> rusqlite::Result<ComponentRow> {
     Ok(ComponentRow {
@@ -112,6 +114,7 @@ fn component_from_row(r: &Row<'_>) -> rusqlite::Result<ComponentRow> {
         image_id: r.get(21)?,
         previous_image: r.get(22)?,
         updated_at: r.get(23)?,
+        image_digest: r.get(24)?,
     })
 }
 
@@ -186,6 +189,23 @@ impl Registry {
                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE service = ?1 AND name = ?2",
             params![service, name, deployed_hash, deployed_spec, image_id],
+        )?;
+        Ok(())
+    }
+
+    /// Records the registry digest of the image a component now runs (after a
+    /// deploy or update). `None` leaves a known digest in place: a runtime
+    /// that cannot tell (a local image) does not erase what was recorded.
+    pub fn set_image_digest(
+        &self,
+        service: &str,
+        name: &str,
+        digest: Option<&str>,
+    ) -> anyhow::Result<()> {
+        self.conn.execute(
+            "UPDATE components SET image_digest = COALESCE(?3, image_digest)
+             WHERE service = ?1 AND name = ?2",
+            params![service, name, digest],
         )?;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Runtimes: one trait, and what the runtime shows of an instance.
 
 pub mod children;
+pub mod digests;
 pub mod dispatch;
 pub mod exec;
 pub mod ops;
@@ -135,6 +136,22 @@ pub trait Runtime: Sync {
     }
     /// Pulls according to `policy`; returns the local image id when known.
     fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>>;
+    /// The registry digest (`sha256:...`) of a local image, recorded at
+    /// deploy so `mcp update` can tell when its tag moves; `None` when the
+    /// runtime cannot tell.
+    fn image_digest(&self, _image: &str) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
+    /// [`Runtime::image_digest`] of several images at once (those it can tell).
+    fn image_digests(&self, images: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for image in images {
+            if let Some(d) = self.image_digest(image)? {
+                out.insert(image.clone(), d);
+            }
+        }
+        Ok(out)
+    }
     /// Makes sure a network exists, creating it if needed.
     fn ensure_network(&self, network: &str) -> anyhow::Result<()>;
     /// Creates an instance without starting it.

@@ -286,6 +286,54 @@ impl Runtime for Podman {
         Ok(Some(id.trim().to_string()))
     }
 
+    fn image_digest(&self, image: &str) -> anyhow::Result<Option<String>> {
+        let out = self
+            .tool
+            .run(
+                ["image", "inspect", "--format", "{{.Digest}}", image],
+                self.timeouts.call,
+            )
+            .with_context(|| format!("reading the digest of image {image}"))?;
+        let digest = out.trim();
+        Ok(digest.starts_with("sha256:").then(|| digest.to_string()))
+    }
+
+    /// One `podman image inspect` for all of them; podman answers in the
+    /// order asked, so when every image is present the answers line up.
+    /// When one is missing the order is lost, so each is asked alone.
+    fn image_digests(&self, images: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+        if images.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut args: Vec<OsString> = vec!["image".into(), "inspect".into()];
+        args.extend(images.iter().map(OsString::from));
+        let out = self.tool.capture(&args, self.timeouts.call)?;
+        let entries: Vec<serde_json::Value> = if out.code == Some(0) {
+            serde_json::from_str(&out.stdout).context("parsing podman image inspect output")?
+        } else {
+            Vec::new()
+        };
+        if entries.len() != images.len() {
+            let mut found = BTreeMap::new();
+            for image in images {
+                if let Ok(Some(d)) = self.image_digest(image) {
+                    found.insert(image.clone(), d);
+                }
+            }
+            return Ok(found);
+        }
+        Ok(images
+            .iter()
+            .zip(entries)
+            .filter_map(|(image, e)| {
+                let digest = e.get("Digest")?.as_str()?;
+                digest
+                    .starts_with("sha256:")
+                    .then(|| (image.clone(), digest.to_string()))
+            })
+            .collect())
+    }
+
     fn ensure_network(&self, network: &str) -> anyhow::Result<()> {
         let exists = self.tool.capture(
             &["network".into(), "exists".into(), network.into()],
