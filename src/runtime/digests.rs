@@ -5,6 +5,8 @@
 //! because both are built on containers/image.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -57,6 +59,10 @@ impl std::fmt::Display for LookupError {
 pub struct DigestClient {
     tool: Tool,
     timeout: Duration,
+    /// podman reads `CONTAINERS_REGISTRIES_CONF` (containers/common does);
+    /// Debian's skopeo 1.9 ignores it and needs the path as a flag, or it
+    /// would not know an insecure registry that podman pulls from.
+    registries_conf: Option<PathBuf>,
 }
 
 impl DigestClient {
@@ -64,18 +70,26 @@ impl DigestClient {
         DigestClient {
             tool,
             timeout: LOOKUP_TIMEOUT,
+            registries_conf: std::env::var_os("CONTAINERS_REGISTRIES_CONF")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         }
     }
 
     /// One registry round trip for one reference (`host[:port]/repo[:tag]`).
     pub fn lookup(&self, image: &str) -> Result<Remote, LookupError> {
-        let args = [
+        let mut args: Vec<OsString> = Vec::new();
+        if let Some(conf) = &self.registries_conf {
+            args.push("--registries-conf".into());
+            args.push(conf.into());
+        }
+        args.extend([
             "inspect".into(),
             "--raw".into(),
             "--retry-times".into(),
             "0".into(),
             format!("docker://{image}").into(),
-        ];
+        ]);
         let out = self
             .tool
             .capture(&args, self.timeout)
@@ -138,10 +152,22 @@ fn classify(stderr: &str) -> LookupError {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("skopeo failed without a message")
         .trim();
-    // skopeo prefixes `time="..." level=fatal msg="..."`: keep the message.
+    // skopeo prefixes `time="..." level=fatal msg="..."`: keep the message,
+    // without its quoting and the `Error parsing image name "...": ` lead-in
+    // (the caller names the image already).
     let msg = line
         .split_once("msg=\"")
-        .map_or(line, |(_, m)| m.trim_end_matches('"'));
+        .map_or(line, |(_, m)| m.trim_end_matches('"'))
+        .replace("\\\"", "\"");
+    let msg = match msg.strip_prefix("Error parsing image name \"") {
+        Some(rest) => rest.split_once("\": ").map_or(rest, |(_, m)| m).to_string(),
+        None => msg,
+    };
+    // The registry's code and message are often the same words twice.
+    let msg = match msg.rsplit_once(": ") {
+        Some((head, last)) if head.ends_with(last) => head.to_string(),
+        _ => msg,
+    };
     let lower = msg.to_lowercase();
     if lower.contains("manifest unknown")
         || lower.contains("name unknown")
@@ -235,12 +261,17 @@ mod tests {
     fn sorts_errors_into_missing_tags_and_the_rest() {
         let gone = "time=\"2026-12-07T23:00:00Z\" level=fatal msg=\"Error parsing image name \\\"docker://r/a:x\\\": reading manifest x in r/a: manifest unknown: manifest unknown\"";
         match classify(gone) {
-            LookupError::TagMissing(m) => assert!(m.ends_with("manifest unknown"), "{m}"),
+            LookupError::TagMissing(m) => {
+                assert_eq!(m, "reading manifest x in r/a: manifest unknown")
+            }
             other => panic!("{other:?}"),
         }
-        let down = "time=\"x\" level=fatal msg=\"pinging container registry 127.0.0.1:1: Get \\\"http://127.0.0.1:1/v2/\\\": dial tcp 127.0.0.1:1: connect: connection refused\"";
+        let down = "time=\"x\" level=fatal msg=\"Error parsing image name \\\"docker://r/a:x\\\": pinging container registry 127.0.0.1:1: Get \\\"http://127.0.0.1:1/v2/\\\": dial tcp 127.0.0.1:1: connect: connection refused\"";
         match classify(down) {
-            LookupError::Failed(m) => assert!(m.contains("connection refused"), "{m}"),
+            LookupError::Failed(m) => assert_eq!(
+                m,
+                "pinging container registry 127.0.0.1:1: Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused"
+            ),
             other => panic!("{other:?}"),
         }
     }

@@ -9,3 +9,4 @@ mod shim;
 mod smoke;
 mod terminal;
 mod unikernel;
+mod update;
