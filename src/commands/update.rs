@@ -50,6 +50,10 @@ pub struct Check {
     pub registry_digest: Option<String>,
     /// Why it was skipped, or what failed.
     pub note: Option<String>,
+    /// Every manifest digest of the deployed image: the tag naming any of
+    /// them has not moved.
+    #[serde(skip)]
+    pub known: Vec<String>,
 }
 
 impl Check {
@@ -175,8 +179,8 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
             .get(instance_name(service, component).as_str())
             .copied();
         let note = skip_reason(spec, &c.image, &RuntimeSpec::of(c).hash(), row, instance);
-        let deployed_digest = row.and_then(|r| r.image_digest.clone());
-        if note.is_none() && deployed_digest.is_none() {
+        let known = row.map(ComponentRow::known_digests).unwrap_or_default();
+        if note.is_none() && known.is_empty() {
             ask_local.extend(instance.map(|i| i.image_id.clone()));
         }
         checks.push(Check {
@@ -188,9 +192,10 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
             } else {
                 Status::Current
             },
-            deployed_digest,
+            deployed_digest: known.first().cloned(),
             registry_digest: None,
             note,
+            known,
         });
     }
     ask_local.sort();
@@ -201,11 +206,12 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
         runtime.image_digests(&ask_local)?
     };
     for ch in checks.iter_mut().filter(|c| c.status != Status::Skipped) {
-        if ch.deployed_digest.is_none() {
+        if ch.known.is_empty() {
             let id = by_name
                 .get(instance_name(&ch.service, &ch.component).as_str())
                 .map(|i| i.image_id.as_str());
-            ch.deployed_digest = id.and_then(|id| local.get(id)).cloned();
+            ch.known = id.and_then(|id| local.get(id)).cloned().unwrap_or_default();
+            ch.deployed_digest = ch.known.first().cloned();
         }
         if ch.deployed_digest.is_none() {
             ch.status = Status::Skipped;
@@ -230,9 +236,11 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
         for ch in checks.iter_mut().filter(|c| c.status != Status::Skipped) {
             match remote.get(&ch.image) {
                 Some(Ok(r)) => {
-                    let deployed = ch.deployed_digest.as_deref().unwrap_or_default();
-                    if !r.matches(deployed) {
+                    if !r.matches(&ch.known) {
                         ch.status = Status::Moved;
+                    } else if ch.known.contains(&r.digest) {
+                        // Show the manifest the tag names, of the several the image has.
+                        ch.deployed_digest = Some(r.digest.clone());
                     }
                     ch.registry_digest = Some(r.digest.clone());
                 }

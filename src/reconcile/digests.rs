@@ -44,7 +44,8 @@ pub fn record(
         .collect();
     let digests = runtime.image_digests(&images)?;
     for (service, component, image) in deployed {
-        registry.set_image_digest(service, component, digests.get(image).map(String::as_str))?;
+        let known = digests.get(image).map_or(&[][..], Vec::as_slice);
+        registry.set_image_digests(service, component, known)?;
     }
     Ok(())
 }

@@ -111,15 +111,18 @@ mod tests {
             reg.component("web", "api").unwrap().unwrap().image_digest,
             None
         );
-        reg.set_image_digest("web", "api", Some("sha256:aa"))
+        let digests = |d: &[&str]| d.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        reg.set_image_digests("web", "api", &digests(&["sha256:aa", "sha256:a2"]))
             .unwrap();
-        reg.set_image_digest("web", "api", None).unwrap();
+        reg.set_image_digests("web", "api", &[]).unwrap();
         let row = reg.component("web", "api").unwrap().unwrap();
         assert_eq!(row.image_digest.as_deref(), Some("sha256:aa"));
-        reg.set_image_digest("web", "api", Some("sha256:bb"))
+        assert_eq!(row.known_digests(), digests(&["sha256:aa", "sha256:a2"]));
+        reg.set_image_digests("web", "api", &digests(&["sha256:bb"]))
             .unwrap();
         let row = reg.component("web", "api").unwrap().unwrap();
         assert_eq!(row.image_digest.as_deref(), Some("sha256:bb"));
+        assert_eq!(row.known_digests(), digests(&["sha256:bb"]));
     }
 
     #[test]

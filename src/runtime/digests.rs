@@ -29,9 +29,12 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// Whether an image deployed with `deployed` still matches the tag.
-    pub fn matches(&self, deployed: &str) -> bool {
-        self.digest == deployed || self.instances.iter().any(|d| d == deployed)
+    /// Whether the tag still names the deployed image, given every manifest
+    /// digest known for that image.
+    pub fn matches(&self, deployed: &[String]) -> bool {
+        deployed
+            .iter()
+            .any(|d| *d == self.digest || self.instances.contains(d))
     }
 }
 
@@ -251,9 +254,12 @@ mod tests {
         let list = br#"{"schemaVersion":2,"manifests":[
             {"digest":"sha256:amd"},{"digest":"sha256:arm"}]}"#;
         let r = parse_manifest(list).unwrap();
-        assert!(r.matches("sha256:amd"));
-        assert!(r.matches(&r.digest.clone()));
-        assert!(!r.matches("sha256:other"));
+        let known = |d: &str| vec![d.to_string()];
+        assert!(r.matches(&known("sha256:amd")));
+        assert!(r.matches(&known(&r.digest)));
+        assert!(!r.matches(&known("sha256:other")));
+        assert!(r.matches(&["sha256:other".into(), "sha256:arm".into()]));
+        assert!(!r.matches(&[]));
         assert!(parse_manifest(b"not json").is_err());
     }
 

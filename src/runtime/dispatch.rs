@@ -52,15 +52,11 @@ impl Runtime for Dispatch<'_> {
         self.container.pull(image, policy)
     }
 
-    fn image_digest(&self, image: &str) -> anyhow::Result<Option<String>> {
-        // VMs are pulled into the same podman storage as containers.
-        self.container.image_digest(image)
-    }
-
     fn image_digests(
         &self,
         images: &[String],
-    ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    ) -> anyhow::Result<std::collections::BTreeMap<String, Vec<String>>> {
+        // VMs are pulled into the same podman storage as containers.
         self.container.image_digests(images)
     }
 

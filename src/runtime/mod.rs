@@ -136,21 +136,11 @@ pub trait Runtime: Sync {
     }
     /// Pulls according to `policy`; returns the local image id when known.
     fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>>;
-    /// The registry digest (`sha256:...`) of a local image, recorded at
-    /// deploy so `mcp update` can tell when its tag moves; `None` when the
-    /// runtime cannot tell.
-    fn image_digest(&self, _image: &str) -> anyhow::Result<Option<String>> {
-        Ok(None)
-    }
-    /// [`Runtime::image_digest`] of several images at once (those it can tell).
-    fn image_digests(&self, images: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-        let mut out = BTreeMap::new();
-        for image in images {
-            if let Some(d) = self.image_digest(image)? {
-                out.insert(image.clone(), d);
-            }
-        }
-        Ok(out)
+    /// The manifest digests (`sha256:...`) of local images (by reference or
+    /// id), the runtime's main one first, recorded at deploy so `mcp update`
+    /// can tell when a tag moves. Images it cannot tell about are left out.
+    fn image_digests(&self, _images: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+        Ok(BTreeMap::new())
     }
     /// Makes sure a network exists, creating it if needed.
     fn ensure_network(&self, network: &str) -> anyhow::Result<()>;
