@@ -146,12 +146,7 @@ pub struct UpdateArgs {
     pub jobs: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PullPolicy {
-    Always,
-    Missing,
-    Never,
-}
+pub use crate::model::PullPolicy;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {

@@ -11,7 +11,7 @@ use super::{Ctx, sync, update_print, world};
 use crate::cli::{PullPolicy, UpdateArgs};
 use crate::exit::{self, UsageError};
 use crate::progress::Progress;
-use crate::reconcile::{Action, ActionKind, Executor, Outcome, Plan};
+use crate::reconcile::{self, Executor, Intent, Outcome, PlanInput};
 use crate::registry::{ComponentRow, DesiredState, NewEvent, Registry};
 use crate::runtime::digests::{DigestClient, RefKind, ref_kind};
 use crate::runtime::exec::Tool;
@@ -153,7 +153,7 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
     };
     let mut registry = Registry::open(&ctx.config.db)?;
     let rows = registry.components()?;
-    let runtimes = world::Runtimes::open(&ctx.config, "update")?;
+    let runtimes = world::Runtimes::open(ctx, "update")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
 
@@ -317,8 +317,10 @@ fn cause(c: &Check) -> String {
     )
 }
 
-/// Pulls each moved image once, then replaces the moved components through
-/// the executor (health-gated, the old instance put back on failure).
+/// Pulls each moved image once (a failed pull fails only the components
+/// that use it, and changes nothing for them), then has the executor
+/// replace the moved components: the same health-gated replacement as
+/// `deploy`, the old instance put back on failure.
 fn roll_out(
     ctx: &Ctx,
     args: &UpdateArgs,
@@ -329,69 +331,53 @@ fn roll_out(
     checks: &mut [Check],
 ) -> anyhow::Result<()> {
     let progress = Progress::new(ctx.out.progress());
-    let mut pulled: BTreeMap<String, Result<Option<String>, String>> = BTreeMap::new();
-    for ch in checks.iter().filter(|c| c.status == Status::Moved) {
-        if pulled.contains_key(&ch.image) {
-            continue;
-        }
-        let line = progress.line(&ch.name(), &format!("pull {}", ch.image));
-        let id = runtime.pull(&ch.image, PullPolicy::Always);
-        line.finish(if id.is_ok() { "ok" } else { "FAILED" });
-        pulled.insert(ch.image.clone(), id.map_err(|e| format!("{e:#}")));
-    }
-
     let mut desired = world::desired(specs, rows);
-    let mut actions = Vec::new();
-    let mut acted: Vec<usize> = Vec::new();
-    for (ci, ch) in checks.iter_mut().enumerate() {
-        if ch.status != Status::Moved {
+    let mut by_image: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for ch in checks.iter().filter(|c| c.status == Status::Moved) {
+        by_image
+            .entry(ch.image.clone())
+            .or_default()
+            .insert((ch.service.clone(), ch.component.clone()));
+    }
+    let mut pull_failed: BTreeMap<String, String> = BTreeMap::new();
+    for (image, targets) in &by_image {
+        if let Err(e) = reconcile::pull(
+            runtime,
+            &progress,
+            &mut desired,
+            targets,
+            PullPolicy::Always,
+        ) {
+            pull_failed.insert(image.clone(), format!("{e:#}"));
+        }
+    }
+    let mut moved: BTreeMap<(String, String), String> = BTreeMap::new();
+    for ch in checks.iter_mut().filter(|c| c.status == Status::Moved) {
+        if let Some(e) = pull_failed.get(&ch.image) {
+            ch.status = Status::Failed;
+            ch.note = Some(e.clone());
+            record_failure(registry, ch, "pull")?;
             continue;
         }
-        match pulled.get(&ch.image) {
-            Some(Err(e)) => {
-                ch.status = Status::Failed;
-                ch.note = Some(format!("nothing was changed: {e}"));
-                record_failure(registry, ch, "pull")?;
-                continue;
-            }
-            None => continue,
-            Some(Ok(_)) => {}
-        }
-        let Some(index) = desired
-            .iter()
-            .position(|d| d.service == ch.service && d.spec.name == ch.component)
+        moved.insert((ch.service.clone(), ch.component.clone()), cause(ch));
+    }
+    let input = PlanInput {
+        desired,
+        kept: BTreeSet::new(),
+        observed: &[],
+        scope: None,
+    };
+    let plan = reconcile::plan(&Intent::Update { moved }, &input);
+    let outcomes = Executor::new(runtime, &progress, registry, "update")
+        .jobs(args.jobs.unwrap_or_else(sync::default_jobs))
+        .apply(&plan, &input.desired, |_, _| {})?;
+    for (a, outcome) in plan.actions.iter().zip(outcomes) {
+        let Some(ch) = checks
+            .iter_mut()
+            .find(|c| c.service == a.service && c.component == a.component)
         else {
             continue;
         };
-        desired[index].image_id = pulled
-            .get(&ch.image)
-            .cloned()
-            .and_then(Result::ok)
-            .flatten();
-        actions.push(Action {
-            action: ActionKind::Recreate,
-            service: ch.service.clone(),
-            component: ch.component.clone(),
-            instance: instance_name(&ch.service, &ch.component),
-            cause: cause(ch),
-            desired: Some(index),
-            image: None,
-            observed: None,
-            runtime: None,
-        });
-        acted.push(ci);
-    }
-    let plan = Plan { actions };
-    let mut executor = Executor {
-        runtime,
-        progress: &progress,
-        registry,
-        command: "update",
-        jobs: args.jobs.unwrap_or_else(sync::default_jobs),
-    };
-    let outcomes = executor.apply(&plan, &desired, |_, _| {})?;
-    for (ci, outcome) in acted.into_iter().zip(outcomes) {
-        let ch = &mut checks[ci];
         match outcome {
             Outcome::Ok => ch.status = Status::Updated,
             Outcome::Failed(e) => {

@@ -78,7 +78,7 @@ fn plan_of(desired: Vec<Desired<'_>>, observed: &[Instance]) -> Vec<(ActionKind,
         observed,
         scope: None,
     };
-    plan(&input)
+    plan(&Intent::Converge, &input)
         .actions
         .into_iter()
         .map(|a| (a.action, a.instance, a.cause))
@@ -181,7 +181,7 @@ fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
         observed: &observed,
         scope: None,
     };
-    let plan = plan(&input);
+    let plan = plan(&Intent::Converge, &input);
     let adopt = plan
         .actions
         .iter()
@@ -204,14 +204,14 @@ fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
         observed: &observed,
         scope: None,
     };
-    assert!(super::plan::plan(&input).is_empty());
+    assert!(super::plan::plan(&Intent::Converge, &input).is_empty());
     let input = PlanInput {
         desired: vec![],
         kept: BTreeSet::new(),
         observed: &observed,
         scope: Some(["web".to_string()].into()),
     };
-    assert!(super::plan::plan(&input).is_empty());
+    assert!(super::plan::plan(&Intent::Converge, &input).is_empty());
 }
 
 #[test]
@@ -250,6 +250,56 @@ fn leftovers_of_an_interrupted_replacement_are_recovered() {
 }
 
 /// A model of the runtime: applies actions the way the executor would.
+#[test]
+fn update_replaces_only_the_moved_components_that_are_to_run() {
+    let web = service("web", "r:5000/web:stable", &["8080:80"], "always");
+    let api = service("api", "r:5000/api:stable", &["8081:80"], "always");
+    let off = service("off", "r:5000/off:stable", &["8082:80"], "always");
+    let (dw, da, doff) = (
+        desired(&web, DesiredState::Running),
+        desired(&api, DesiredState::Running),
+        desired(&off, DesiredState::Stopped),
+    );
+    // api has drifted (exited), but an update leaves that to sync.
+    let observed = vec![
+        created_from(&dw, State::Running),
+        created_from(&da, State::Exited(1)),
+        created_from(&doff, State::Exited(0)),
+    ];
+    let moved: BTreeMap<(String, String), String> = [
+        (
+            ("web".to_string(), "app".to_string()),
+            "image stable moved: a -> b".to_string(),
+        ),
+        (
+            ("off".to_string(), "app".to_string()),
+            "image stable moved: c -> d".to_string(),
+        ),
+    ]
+    .into();
+    let input = PlanInput {
+        desired: vec![dw, da, doff],
+        kept: BTreeSet::new(),
+        observed: &observed,
+        scope: None,
+    };
+    let plan = plan(&Intent::Update { moved }, &input);
+    let got: Vec<(ActionKind, &str, &str, Option<usize>)> = plan
+        .actions
+        .iter()
+        .map(|a| (a.action, a.instance.as_str(), a.cause.as_str(), a.desired))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            ActionKind::Recreate,
+            "web-app",
+            "image stable moved: a -> b",
+            Some(0)
+        )]
+    );
+}
+
 fn apply_model(
     world: &mut BTreeMap<String, Instance>,
     kept: &mut BTreeSet<String>,
@@ -263,7 +313,7 @@ fn apply_model(
                 let d = d.expect("create has a spec");
                 world.insert(a.instance.clone(), created_from(d, State::Running));
             }
-            ActionKind::Start => {
+            ActionKind::Start | ActionKind::Restart => {
                 if let Some(i) = world.get_mut(&a.instance) {
                     i.state = State::Running;
                 }
@@ -352,14 +402,14 @@ proptest! {
         }
 
         let observed: Vec<Instance> = world.values().cloned().collect();
-        let first = plan(&PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
+        let first = plan(&Intent::Converge, &PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
         for a in &first.actions {
             prop_assert!(!kept.contains(&a.instance), "acted on kept {}", a.instance);
             prop_assert!(!a.cause.is_empty());
         }
         apply_model(&mut world, &mut kept, &first.actions, &want);
         let observed: Vec<Instance> = world.values().cloned().collect();
-        let second = plan(&PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
+        let second = plan(&Intent::Converge, &PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
         prop_assert!(second.is_empty(), "second plan not empty: {:?}", second.actions);
         for d in &want {
             let inst = world.get(&d.instance());
