@@ -264,15 +264,12 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
         }
     }
     if !args.dry_run && checks.iter().any(|c| c.status == Status::Moved) {
-        roll_out(
-            ctx,
-            args,
-            &specs,
-            &rows,
-            &runtime,
-            &mut registry,
-            &mut checks,
-        )?;
+        let loaded = Loaded {
+            specs: &specs,
+            rows: &rows,
+            observed: &observed,
+        };
+        roll_out(ctx, args, &loaded, &runtime, &mut registry, &mut checks)?;
     }
     update_print::print(ctx, args.dry_run, &checks)?;
     let failed: Vec<String> = checks
@@ -317,6 +314,13 @@ fn cause(c: &Check) -> String {
     )
 }
 
+/// What `run` loaded, for the rollout.
+struct Loaded<'a> {
+    specs: &'a [ServiceSpec],
+    rows: &'a [ComponentRow],
+    observed: &'a [Instance],
+}
+
 /// Pulls each moved image once (a failed pull fails only the components
 /// that use it, and changes nothing for them), then has the executor
 /// replace the moved components: the same health-gated replacement as
@@ -324,14 +328,13 @@ fn cause(c: &Check) -> String {
 fn roll_out(
     ctx: &Ctx,
     args: &UpdateArgs,
-    specs: &[ServiceSpec],
-    rows: &[ComponentRow],
+    loaded: &Loaded<'_>,
     runtime: &dyn Runtime,
     registry: &mut Registry,
     checks: &mut [Check],
 ) -> anyhow::Result<()> {
     let progress = Progress::new(ctx.out.progress());
-    let mut desired = world::desired(specs, rows);
+    let mut desired = world::desired(loaded.specs, loaded.rows);
     let mut by_image: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for ch in checks.iter().filter(|c| c.status == Status::Moved) {
         by_image
@@ -357,6 +360,25 @@ fn roll_out(
             ch.status = Status::Failed;
             ch.note = Some(e.clone());
             record_failure(registry, ch, "pull")?;
+            continue;
+        }
+        // A tag re-pushed with another manifest (format, compression) of the
+        // very image that runs: nothing to replace, only the manifest to learn.
+        let pulled_id = desired
+            .iter()
+            .find(|d| d.service == ch.service && d.spec.name == ch.component)
+            .and_then(|d| d.image_id.as_deref());
+        let running_id = loaded
+            .observed
+            .iter()
+            .find(|i| i.name == instance_name(&ch.service, &ch.component))
+            .map(|i| i.image_id.as_str());
+        if pulled_id.is_some() && pulled_id == running_id {
+            let known = runtime.image_digests(std::slice::from_ref(&ch.image))?;
+            let known = known.get(&ch.image).map_or(&[][..], Vec::as_slice);
+            registry.set_image_digests(&ch.service, &ch.component, known)?;
+            ch.status = Status::Current;
+            ch.note = Some("the tag names the same image under another manifest".into());
             continue;
         }
         moved.insert((ch.service.clone(), ch.component.clone()), cause(ch));

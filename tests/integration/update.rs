@@ -15,9 +15,15 @@ fn unique_repo(what: &str) -> String {
 /// Makes `dest` (`repo:tag`) name the same manifest as the fixture `web:<tag>`,
 /// registry to registry: nothing enters the host's podman storage.
 fn point_tag(host: &Host, web_tag: &str, dest: &str) {
+    point_tag_as(host, web_tag, dest, &[]);
+}
+
+/// [`point_tag`], with extra `skopeo copy` flags (`--format v2s2`: another
+/// manifest of the very same image).
+fn point_tag_as(host: &Host, web_tag: &str, dest: &str, flags: &[&str]) {
     let mut cmd = host.command("skopeo");
+    cmd.arg("copy").args(flags);
     cmd.args([
-        "copy",
         "--quiet",
         "--src-tls-verify=false",
         "--dest-tls-verify=false",
@@ -236,4 +242,36 @@ fn update_reports_a_deleted_tag_and_still_updates_the_rest_never_touching_pinned
     assert_eq!(by("gone")["status"], "failed");
     assert_eq!(by("pinned")["status"], "skipped");
     assert_eq!(by("local")["status"], "skipped");
+}
+
+#[test]
+fn update_replaces_nothing_when_the_tag_names_another_manifest_of_the_same_image() {
+    let host = Host::new();
+    let app = format!("{}:stable", unique_repo("same"));
+    point_tag(&host, "v1", &app);
+    let port = host.free_port();
+    host.write_service("svc", &component(&app, "app", port));
+    host.mcp(["sync"]).success();
+    let oci = registry_digest(&host, &app);
+    let id = container_id(&host, "svc-app");
+
+    // The same image re-pushed as a Docker v2s2 manifest: a new digest.
+    point_tag_as(&host, "v1", &app, &["--format", "v2s2"]);
+    let v2s2 = registry_digest(&host, &app);
+    assert_ne!(oci, v2s2);
+    let out = host.mcp(["--json", "update"]).success().json();
+    assert_eq!(out["components"][0]["status"], "current", "{out:#}");
+    assert_eq!(
+        container_id(&host, "svc-app"),
+        id,
+        "the same image was replaced"
+    );
+    host.mcp(["update", "--dry-run"]).success();
+
+    // Both manifests are now known: pointing back is no change either, and
+    // needs no pull.
+    point_tag(&host, "v1", &app);
+    let quiet = host.mcp(["-q", "update", "--dry-run"]).success();
+    assert_eq!(quiet.stdout, "", "{quiet}");
+    assert_eq!(container_id(&host, "svc-app"), id);
 }
