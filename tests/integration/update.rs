@@ -275,3 +275,44 @@ fn update_replaces_nothing_when_the_tag_names_another_manifest_of_the_same_image
     assert_eq!(quiet.stdout, "", "{quiet}");
     assert_eq!(container_id(&host, "svc-app"), id);
 }
+
+#[test]
+fn update_reports_an_unreachable_registry_for_its_component_and_updates_the_rest() {
+    let host = Host::new();
+    let up = format!("{}:stable", unique_repo("up"));
+    let down_repo = unique_repo("down");
+    let down = format!("{down_repo}:stable");
+    point_tag(&host, "v1", &up);
+    point_tag(&host, "v1", &down);
+    let (p_up, p_down) = (host.free_port(), host.free_port());
+    host.write_service(
+        "svc",
+        &(component(&up, "up", p_up) + &component(&down, "down", p_down)),
+    );
+    host.mcp(["sync"]).success();
+    point_tag(&host, "v2", &up);
+
+    // A registries.conf that sends `down`'s repository to a port nothing listens
+    // on: the registry is unreachable exactly as podman and skopeo would see it.
+    let dead = host.free_port();
+    let conf = host.root().join("registries-down.conf");
+    let path_part = down_repo.trim_start_matches(&format!("{REGISTRY}/"));
+    std::fs::write(
+        &conf,
+        format!(
+            "unqualified-search-registries = []\n\
+             [[registry]]\nlocation = \"{REGISTRY}\"\ninsecure = true\n\
+             [[registry]]\nprefix = \"{down_repo}\"\n\
+             location = \"127.0.0.1:{dead}/{path_part}\"\ninsecure = true\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = host.mcp_command();
+    cmd.env("CONTAINERS_REGISTRIES_CONF", &conf).arg("update");
+    let out = host.run(cmd).expect_code(1);
+    assert!(out.stderr.contains("svc/down"), "{out}");
+    assert!(out.stderr.contains("could not ask the registry"), "{out}");
+    assert!(!out.stderr.contains("svc/up"), "{out}");
+    host.assert_serves(p_up, "v2");
+    host.assert_serves(p_down, "v1");
+}
