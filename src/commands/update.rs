@@ -142,21 +142,15 @@ fn skip_reason(
     None
 }
 
-pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
-    let specs = spec::load_dir(&ctx.config.services_dir)?;
-    let selected = selected(&args.targets, &specs)?;
-    // A dry run changes nothing, so it needs no lock.
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(ctx.lock("update")?)
-    };
-    let mut registry = Registry::open(&ctx.config.db)?;
-    let rows = registry.components()?;
-    let runtimes = world::Runtimes::open(ctx, "update")?;
-    let runtime = runtimes.dispatch();
-    let observed = runtime.list()?;
-
+/// One [`Check`] per selected component: skipped ones with their reason,
+/// the others with every manifest digest known for what they run.
+fn collect(
+    selected: &[(String, String)],
+    specs: &[ServiceSpec],
+    rows: &[ComponentRow],
+    observed: &[Instance],
+    runtime: &dyn Runtime,
+) -> anyhow::Result<Vec<Check>> {
     let row_of: BTreeMap<(&str, &str), &ComponentRow> = rows
         .iter()
         .map(|r| ((r.service.as_str(), r.name.as_str()), r))
@@ -165,9 +159,9 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
         observed.iter().map(|i| (i.name.as_str(), i)).collect();
     let mut checks = Vec::new();
     // Components lacking a recorded digest (deployed before mcp recorded
-    // them): the digest of the image their instance runs stands in.
+    // them): the digests of the image their instance runs stand in.
     let mut ask_local: Vec<String> = Vec::new();
-    for (service, component) in &selected {
+    for (service, component) in selected {
         let Some(spec) = specs.iter().find(|s| &s.name == service) else {
             continue;
         };
@@ -218,42 +212,69 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
             ch.note = Some("the deployed image's digest is unknown; mcp deploy records it".into());
         }
     }
+    Ok(checks)
+}
 
+/// Asks the registries (one request per distinct image, `jobs` at once)
+/// and marks each checked component current, moved or failed.
+fn compare(checks: &mut [Check], client: &DigestClient, jobs: usize) {
     let images: Vec<String> = checks
         .iter()
         .filter(|c| c.status != Status::Skipped)
         .map(|c| c.image.clone())
         .collect();
-    if !images.is_empty() {
+    let remote = client.lookup_all(&images, jobs);
+    for ch in checks.iter_mut().filter(|c| c.status != Status::Skipped) {
+        match remote.get(&ch.image) {
+            Some(Ok(r)) => {
+                if !r.matches(&ch.known) {
+                    ch.status = Status::Moved;
+                } else if ch.known.contains(&r.digest) {
+                    // Show the manifest the tag names, of the several the image has.
+                    ch.deployed_digest = Some(r.digest.clone());
+                }
+                ch.registry_digest = Some(r.digest.clone());
+            }
+            Some(Err(e)) => {
+                ch.status = Status::Failed;
+                ch.note = Some(format!("{}: {e}", ch.image));
+            }
+            None => {
+                ch.status = Status::Failed;
+                ch.note = Some(format!("{}: not looked up", ch.image));
+            }
+        }
+    }
+}
+
+pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
+    let specs = spec::load_dir(&ctx.config.services_dir)?;
+    let selected = selected(&args.targets, &specs)?;
+    // A dry run changes nothing, so it needs no lock.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(ctx.lock("update")?)
+    };
+    let mut registry = Registry::open(&ctx.config.db)?;
+    let rows = registry.components()?;
+    let runtimes = world::Runtimes::open(ctx, "update")?;
+    let runtime = runtimes.dispatch();
+    let observed = runtime.list()?;
+
+    let mut checks = collect(&selected, &specs, &rows, &observed, &runtime)?;
+    if checks.iter().any(|c| c.status != Status::Skipped) {
         let skopeo = Tool::locate(
             "skopeo",
             ctx.config.skopeo.as_deref(),
             "mcp update",
             ctx.config.verbose,
         )?;
-        let remote =
-            DigestClient::new(skopeo).lookup_all(&images, args.jobs.unwrap_or(DEFAULT_LOOKUPS));
-        for ch in checks.iter_mut().filter(|c| c.status != Status::Skipped) {
-            match remote.get(&ch.image) {
-                Some(Ok(r)) => {
-                    if !r.matches(&ch.known) {
-                        ch.status = Status::Moved;
-                    } else if ch.known.contains(&r.digest) {
-                        // Show the manifest the tag names, of the several the image has.
-                        ch.deployed_digest = Some(r.digest.clone());
-                    }
-                    ch.registry_digest = Some(r.digest.clone());
-                }
-                Some(Err(e)) => {
-                    ch.status = Status::Failed;
-                    ch.note = Some(format!("{}: {e}", ch.image));
-                }
-                None => {
-                    ch.status = Status::Failed;
-                    ch.note = Some(format!("{}: not looked up", ch.image));
-                }
-            }
-        }
+        compare(
+            &mut checks,
+            &DigestClient::new(skopeo),
+            args.jobs.unwrap_or(DEFAULT_LOOKUPS),
+        );
     }
 
     if !args.dry_run {
