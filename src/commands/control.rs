@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use super::{Ctx, world};
 use crate::exit::{self, UsageError};
-use crate::reconcile::apply::STOP_TIMEOUT;
 use crate::registry::{ComponentRow, DesiredState, NewEvent, Registry};
 use crate::runtime::{Instance, Runtime, State};
 use crate::spec::{self, instance_name};
@@ -92,6 +91,7 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
     let mut failed = Vec::new();
     for r in chosen {
         let name = instance_name(&r.service, &r.name);
+        let grace = spec::stop_timeout_of(&specs, &r.service, &r.name);
         let running = observed
             .get(&name)
             .is_some_and(|i| i.state == State::Running);
@@ -107,12 +107,12 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
                 r.service
             )),
             (Verb::Stop, _) if !running => Ok("already stopped"),
-            (Verb::Stop, _) => runtime.stop(&name, STOP_TIMEOUT).map(|()| "stopped"),
+            (Verb::Stop, _) => runtime.stop(&name, grace).map(|()| "stopped"),
             (Verb::Start, _) if running => Ok("already running"),
             (Verb::Start, _) => runtime.start(&name).map(|()| "started"),
             (Verb::Restart, _) => (|| {
                 if running {
-                    runtime.stop(&name, STOP_TIMEOUT)?;
+                    runtime.stop(&name, grace)?;
                 }
                 runtime.start(&name)
             })()

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use serde::Serialize;
 
 use super::{Ctx, world};
@@ -31,6 +32,9 @@ pub struct ComponentStatus {
     pub previous_image: Option<String>,
     pub uptime_seconds: Option<i64>,
     pub drift: Vec<String>,
+    /// Only with `--health`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::status_health::HealthReport>,
 }
 
 fn observed_text(inst: Option<&Instance>) -> (String, Option<i32>) {
@@ -97,6 +101,7 @@ pub fn collect(
                 .and_then(|i| i.started_at)
                 .map(|t| (now - t).max(0)),
             drift: reasons,
+            health: None,
         });
     }
     for inst in observed.iter().filter(|i| !seen.contains(&i.name)) {
@@ -128,6 +133,7 @@ pub fn collect(
             previous_image: None,
             uptime_seconds: None,
             drift: vec![reason.into()],
+            health: None,
         });
     }
     Ok(out)
@@ -138,8 +144,18 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
     let runtimes = world::Runtimes::open(&ctx.config, "status")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
-    let status = collect(&registry, &observed, &args.names)?;
-    let drifted = status.iter().any(|s| !s.drift.is_empty());
+    let mut status = collect(&registry, &observed, &args.names)?;
+    if args.health {
+        let specs = crate::spec::load_dir(&ctx.config.services_dir)
+            .context("status --health reads each check from the service files")?;
+        super::status_health::check_all(&runtime, &specs, &mut status);
+    }
+    let unhealthy = |s: &ComponentStatus| {
+        s.health
+            .as_ref()
+            .is_some_and(|h| h.result == super::status_health::Verdict::Unhealthy)
+    };
+    let drifted = status.iter().any(|s| !s.drift.is_empty() || unhealthy(s));
     if ctx.out.json {
         ctx.out
             .print_json(&serde_json::json!({ "components": status }))?;
@@ -164,24 +180,31 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
                         s.drift.join("; ")
                     },
                 ]
+                .into_iter()
+                .chain(
+                    args.health
+                        .then(|| s.health.as_ref().map_or("-".into(), |h| h.cell())),
+                )
+                .collect()
             })
             .collect();
+        let mut header = vec![
+            "SERVICE",
+            "COMPONENT",
+            "RUNTIME",
+            "DESIRED",
+            "OBSERVED",
+            "VERSION",
+            "UPTIME",
+            "DRIFT",
+        ];
+        if args.health {
+            header.push("HEALTH");
+        }
         if rows.is_empty() {
             ctx.out.line("no components in the registry (run mcp sync)");
         } else {
-            ctx.out.line(&ctx.out.table(
-                &[
-                    "SERVICE",
-                    "COMPONENT",
-                    "RUNTIME",
-                    "DESIRED",
-                    "OBSERVED",
-                    "VERSION",
-                    "UPTIME",
-                    "DRIFT",
-                ],
-                &rows,
-            ));
+            ctx.out.line(&ctx.out.table(&header, &rows));
         }
     }
     Ok(if args.check && drifted {

@@ -70,7 +70,7 @@ pub fn replace(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow:
     let mut swap = Swap::default();
     let swapped = (|| -> anyhow::Result<()> {
         if old_running {
-            runtime.stop(&name, STOP_TIMEOUT)?;
+            runtime.stop(&name, d.spec.stop_timeout)?;
             swap.old_stopped = true;
         }
         if old.is_some() {
@@ -131,7 +131,9 @@ fn execute(runtime: &dyn Runtime, a: &Action, d: Option<&Desired<'_>>) -> anyhow
         }
         ActionKind::Recreate => replace(runtime, &a.service, spec()?),
         ActionKind::Start => runtime.start(&a.instance),
-        ActionKind::Stop => runtime.stop(&a.instance, STOP_TIMEOUT),
+        ActionKind::Stop => {
+            runtime.stop(&a.instance, d.map_or(STOP_TIMEOUT, |d| d.spec.stop_timeout))
+        }
         ActionKind::Remove => runtime.remove(&a.instance),
         ActionKind::Restore => {
             let d = spec()?;

@@ -67,14 +67,28 @@ pub fn probe_once(
     deadline: Instant,
 ) -> Attempt {
     match &check.probe {
-        HealthProbe::Tcp(port) => Attempt {
-            healthy: tcp_ok(&probe_addr(spec, *port)),
-            detail: format!("tcp port {port} did not accept connections"),
-        },
-        HealthProbe::Http(url) => Attempt {
-            healthy: http_ok(url),
-            detail: format!("{url} did not answer with a 2xx or 3xx status"),
-        },
+        HealthProbe::Tcp(port) => {
+            let healthy = tcp_ok(&probe_addr(spec, *port));
+            Attempt {
+                healthy,
+                detail: if healthy {
+                    format!("tcp port {port} accepted a connection")
+                } else {
+                    format!("tcp port {port} did not accept connections")
+                },
+            }
+        }
+        HealthProbe::Http(url) => {
+            let healthy = http_ok(url);
+            Attempt {
+                healthy,
+                detail: if healthy {
+                    format!("{url} answered")
+                } else {
+                    format!("{url} did not answer with a 2xx or 3xx status")
+                },
+            }
+        }
         HealthProbe::Cmd(argv) => {
             let budget = deadline
                 .saturating_duration_since(Instant::now())

@@ -194,6 +194,14 @@ impl Podman {
             push("--cpus".into());
             push(n.to_string());
         }
+        // Fixed at create, so any `podman stop` (mcp's or an operator's) is
+        // as graceful as the spec asks; `podman inspect` shows both.
+        if let Some(sig) = &c.stop_signal {
+            push("--stop-signal".into());
+            push(sig.clone());
+        }
+        push("--stop-timeout".into());
+        push(c.stop_timeout.as_secs().to_string());
         push(c.image.clone());
         if let Some(cmd) = &c.cmd {
             for arg in cmd {
