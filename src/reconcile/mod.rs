@@ -6,6 +6,7 @@ pub mod health;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+pub mod probe;
 
 pub use apply::{Executor, Outcome};
 pub use plan::{Action, ActionKind, Desired, Plan, PlanInput, plan};

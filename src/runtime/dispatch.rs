@@ -91,4 +91,8 @@ impl Runtime for Dispatch<'_> {
     fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> anyhow::Result<ExecResult> {
         self.by_name(name).exec(name, argv, timeout)
     }
+
+    fn forwarded(&self, name: &str) -> anyhow::Result<Option<Vec<super::usernet::Forwarded>>> {
+        self.by_name(name).forwarded(name)
+    }
 }

@@ -8,6 +8,7 @@ pub mod podman;
 pub mod qemu;
 pub mod qemu_argv;
 pub mod qmp;
+pub mod usernet;
 pub mod vmbuild;
 pub mod vmlogs;
 pub mod vmstate;
@@ -168,5 +169,12 @@ pub trait Runtime: Sync {
     /// to run it at all is an error; a non-zero exit is a result.
     fn exec(&self, name: &str, _argv: &[String], _timeout: Duration) -> anyhow::Result<ExecResult> {
         anyhow::bail!("cannot run a command inside {name}: its runtime has no exec")
+    }
+    /// The connections forwarded into the instance by a user-mode network
+    /// whose host side accepts before the instance does (qemu's slirp), so
+    /// that a gate can tell whether the instance itself accepted. `None` for
+    /// runtimes whose published ports only accept once the instance does.
+    fn forwarded(&self, _name: &str) -> anyhow::Result<Option<Vec<usernet::Forwarded>>> {
+        Ok(None)
     }
 }
