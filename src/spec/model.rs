@@ -300,7 +300,4 @@ pub fn stop_timeout_of(specs: &[ServiceSpec], service: &str, component: &str) ->
         .map_or(DEFAULT_STOP_TIMEOUT, |c| c.stop_timeout)
 }
 
-/// The name of a component's container or VM: `<service>-<component>`.
-pub fn instance_name(service: &str, component: &str) -> String {
-    format!("{service}-{component}")
-}
+pub use crate::model::instance_name;
