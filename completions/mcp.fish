@@ -86,7 +86,7 @@ complete -c mcp -n "__fish_mcp_using_subcommand status" -s q -l quiet -d 'Print 
 complete -c mcp -n "__fish_mcp_using_subcommand status" -s v -l verbose -d 'Show each external command as it runs'
 complete -c mcp -n "__fish_mcp_using_subcommand status" -s h -l help -d 'Print help'
 complete -c mcp -n "__fish_mcp_using_subcommand logs" -l tail -d 'Print only the last N lines' -r
-complete -c mcp -n "__fish_mcp_using_subcommand logs" -l since -d 'Print only lines since T (a duration like 10m or a timestamp)' -r
+complete -c mcp -n "__fish_mcp_using_subcommand logs" -l since -d 'Print only lines since T: a duration ago (10m), an RFC 3339 time (2026-11-26T10:00:00Z) or @UNIX seconds; for a VM, from the boot that was running at T' -r
 complete -c mcp -n "__fish_mcp_using_subcommand logs" -l config -d 'Configuration file [default: /etc/mcp/mcp.toml as root, else $XDG_CONFIG_HOME/mcp/mcp.toml]' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand logs" -l services -d 'Directory of service definitions, one <service>.toml each' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand logs" -l db -d 'SQLite registry file' -r -F

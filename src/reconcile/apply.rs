@@ -81,7 +81,7 @@ fn execute(
 ) -> anyhow::Result<()> {
     match &a.detail {
         Detail::AlreadyDone => return Ok(()),
-        Detail::Refused(why) => anyhow::bail!("{why}"),
+        Detail::Refused(why) | Detail::Declined(why) => anyhow::bail!("{why}"),
         _ => {}
     }
     let spec = || d.context("internal: action without its component spec");

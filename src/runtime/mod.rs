@@ -77,7 +77,8 @@ impl ExecResult {
 pub struct LogOptions {
     pub follow: bool,
     pub tail: Option<u64>,
-    pub since: Option<String>,
+    /// Unix seconds (see [`crate::since`]).
+    pub since: Option<i64>,
 }
 
 /// Everything mcp asks of a runtime. Implementations run every external

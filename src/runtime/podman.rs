@@ -410,9 +410,9 @@ impl Runtime for Podman {
             args.push("--tail".into());
             args.push(n.to_string().into());
         }
-        if let Some(s) = &opts.since {
+        if let Some(t) = opts.since {
             args.push("--since".into());
-            args.push(s.into());
+            args.push(crate::timefmt::rfc3339(t).into());
         }
         args.push(name.into());
         let timeout = (!opts.follow).then_some(self.timeouts.call);

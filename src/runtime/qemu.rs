@@ -362,7 +362,7 @@ impl Runtime for Qemu {
         let sh = self.tool("sh", None, &needed_by)?;
         if !record.disk.is_file() {
             anyhow::bail!(
-                "the disk image {} of {name} is gone; `mcp deploy` rebuilds it",
+                "the disk image {} of {name} is gone; `mcp deploy {needed_by}` rebuilds it",
                 record.disk.display()
             );
         }
@@ -401,11 +401,13 @@ impl Runtime for Qemu {
 
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let dir = self.dir(name);
-        if dir.live_pid().is_none() {
+        let Some(pid) = dir.live_pid() else {
             return Ok(());
-        }
+        };
         let Some(run) = dir.run()? else {
-            anyhow::bail!("{name} runs but mcp has no record of its boot; stop its qemu by hand");
+            anyhow::bail!(
+                "{name} runs but mcp has no record of its boot; stop its qemu by hand (kill {pid})"
+            );
         };
         let started = Instant::now();
         let qmp = |command: &str| {
@@ -489,12 +491,11 @@ impl Runtime for Qemu {
         if !dir.exists() {
             anyhow::bail!("there is no VM {name}");
         }
-        let since = opts.since.as_deref().map(vmlogs::parse_since).transpose()?;
         let alive = || dir.live_pid().is_some();
         vmlogs::print(
             &dir.file(SERIAL_LOG),
             opts.tail,
-            since,
+            opts.since,
             opts.follow,
             &alive,
             out,

@@ -6,6 +6,7 @@ mod faults;
 mod generated;
 mod health;
 mod isolation;
+mod operator;
 mod registry_sync;
 mod shim;
 mod smoke;

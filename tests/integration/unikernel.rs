@@ -324,6 +324,51 @@ fn untracked_vm_is_adopted_as_ignore() {
     assert!(h.vm_dir("legacy-app").is_dir());
 }
 
+/// `--since` takes the same forms for a VM as for a container (issue 15). The serial
+/// console has no timestamps: the output starts at the boot running at T.
+#[test]
+fn logs_since_takes_an_rfc3339_time_for_a_vm() {
+    let h = VmHost::new();
+    let port = h.host.free_port();
+    h.host.write_service(
+        "svc",
+        &format!(
+            "[[components]]\nname = \"vm\"\nimage = \"{}\"\nruntime = \"unikernel\"\nports = [\"127.0.0.1:{port}:8080\"]\n",
+            h.uni("v1")
+        ),
+    );
+    let now = mcp::timefmt::unix_now;
+    let wait_past = |t: i64| {
+        while now() <= t {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    h.mcp(&["sync"]).success();
+    h.wait_serves(port, "v1");
+    // The first boot's marker is stamped at or before `between`, the second's after it.
+    let between = now();
+    wait_past(between);
+    h.mcp(&["restart", "svc/vm"]).success();
+    h.wait_serves(port, "v1");
+    let after = now();
+
+    let hellos = |out: &Output| out.stdout.matches("hello from uni v1").count();
+    let all = h.mcp(&["logs", "svc/vm"]).success();
+    assert_eq!(hellos(&all), 2, "two boots:\n{all}");
+    let since = mcp::timefmt::rfc3339(after);
+    let out = h.mcp(&["logs", "svc/vm", "--since", &since]).success();
+    assert_eq!(hellos(&out), 1, "only the second boot:\n{out}");
+    assert!(out.stdout.starts_with("-- mcp: boot ("), "{out}");
+    let offset = mcp::timefmt::rfc3339(between - 3600).replace('Z', "-01:00");
+    let out = h.mcp(&["logs", "svc/vm", "--since", &offset]).success();
+    assert_eq!(hellos(&out), 2, "from the first boot on:\n{out}");
+    let unix = format!("@{after}");
+    assert_eq!(
+        hellos(&h.mcp(&["logs", "svc/vm", "--since", &unix]).success()),
+        1
+    );
+}
+
 /// A VM alone, behind a tcp gate on its published port; `extra` is more
 /// component keys (a `cmd` replaces the image's).
 fn gated_vm(h: &VmHost, port: u16, tag: &str, extra: &str, timeout: &str) -> String {
