@@ -79,7 +79,8 @@ complete -c mcp -n "__fish_mcp_using_subcommand status" -l services -d 'Director
 complete -c mcp -n "__fish_mcp_using_subcommand status" -l db -d 'SQLite registry file' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand status" -l state-dir -d 'State directory (VM state, lock file)' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand status" -l lock-wait -d 'How long a mutating command waits for another mcp\'s lock, e.g. 30s, 2m' -r
-complete -c mcp -n "__fish_mcp_using_subcommand status" -l check -d 'Exit 3 when anything has drifted'
+complete -c mcp -n "__fish_mcp_using_subcommand status" -l check -d 'Exit 3 when anything has drifted (or, with --health, is unhealthy)'
+complete -c mcp -n "__fish_mcp_using_subcommand status" -l health -d 'Run each component\'s health check once and show the result'
 complete -c mcp -n "__fish_mcp_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout'
 complete -c mcp -n "__fish_mcp_using_subcommand status" -s q -l quiet -d 'Print only changes and errors (for cron)'
 complete -c mcp -n "__fish_mcp_using_subcommand status" -s v -l verbose -d 'Show each external command as it runs'

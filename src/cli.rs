@@ -137,9 +137,12 @@ pub struct StatusArgs {
     /// Limit the report to these services
     #[arg(value_name = "SERVICE")]
     pub names: Vec<String>,
-    /// Exit 3 when anything has drifted
+    /// Exit 3 when anything has drifted (or, with --health, is unhealthy)
     #[arg(long)]
     pub check: bool,
+    /// Run each component's health check once and show the result
+    #[arg(long)]
+    pub health: bool,
 }
 
 #[derive(Debug, Args)]

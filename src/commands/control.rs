@@ -113,7 +113,7 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
     let progress = Progress::new(ctx.out.progress());
     let outcomes = Executor::new(&runtime, &progress, &mut registry, verb.as_str()).apply(
         &plan,
-        &[],
+        &input.desired,
         |_, _| {},
     )?;
 

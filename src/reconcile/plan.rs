@@ -304,11 +304,15 @@ fn set_state(input: &PlanInput<'_>, targets: &[(String, String)], verb: Verb) ->
             (Verb::Restart, _) if running => Detail::StopFirst,
             _ => Detail::None,
         };
-        actions.push(
-            Action::new(kind, service, component, &name)
-                .because("by hand")
-                .with(detail),
-        );
+        let mut action = Action::new(kind, service, component, &name)
+            .because("by hand")
+            .with(detail);
+        // The spec, when the caller has it, gives the stop its grace.
+        action.desired = input
+            .desired
+            .iter()
+            .position(|d| d.service == service && &d.spec.name == component);
+        actions.push(action);
     }
     Plan { actions }
 }

@@ -177,6 +177,14 @@ impl Podman {
             push("--cpus".into());
             push(n.to_string());
         }
+        // Fixed at create, so any `podman stop` (mcp's or an operator's) is
+        // as graceful as the spec asks; `podman inspect` shows both.
+        if let Some(sig) = &c.stop_signal {
+            push("--stop-signal".into());
+            push(sig.clone());
+        }
+        push("--stop-timeout".into());
+        push(c.stop_timeout.as_secs().to_string());
         push(c.image.clone());
         if let Some(cmd) = &c.cmd {
             for arg in cmd {
@@ -308,6 +316,19 @@ impl Runtime for Podman {
                 }
             }
         }
+    }
+
+    fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> anyhow::Result<ExecResult> {
+        let mut args: Vec<OsString> = vec!["exec".into(), name.into()];
+        args.extend(argv.iter().map(Into::into));
+        let out = self
+            .tool
+            .capture(&args, timeout)
+            .with_context(|| format!("running the health command in {name}"))?;
+        Ok(ExecResult {
+            code: out.code,
+            output: super::exec::last_line(&out.stdout, &out.stderr),
+        })
     }
 
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {

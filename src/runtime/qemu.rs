@@ -393,6 +393,13 @@ impl Runtime for Qemu {
         self.wait_booted(name, &dir, &machine)
     }
 
+    fn forwarded(&self, name: &str) -> anyhow::Result<Option<Vec<super::usernet::Forwarded>>> {
+        let text = Qmp::connect(&self.dir(name).file(QMP_SOCKET), QMP_TIMEOUT)
+            .and_then(|mut q| q.human("info usernet"))
+            .with_context(|| format!("asking qemu of {name} about forwarded connections"))?;
+        Ok(Some(super::usernet::parse(&text)))
+    }
+
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let dir = self.dir(name);
         let Some(pid) = dir.live_pid() else {

@@ -4,6 +4,7 @@ mod bad_input;
 mod containers;
 mod faults;
 mod generated;
+mod health;
 mod isolation;
 mod operator;
 mod registry_sync;
