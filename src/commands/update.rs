@@ -256,7 +256,16 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
     } else {
         Some(ctx.lock("update")?)
     };
-    let mut registry = Registry::open(&ctx.config.db)?;
+    // Nothing was ever deployed without a registry; make none (like status).
+    let Some(mut registry) = Registry::open_existing(&ctx.config.db)? else {
+        if !ctx.out.quiet && !ctx.out.json {
+            ctx.out
+                .line("no registry yet, so nothing was deployed to update (run mcp sync)");
+        } else if ctx.out.json {
+            update_print::print(ctx, args.dry_run, &[])?;
+        }
+        return Ok(exit::SUCCESS);
+    };
     let rows = registry.components()?;
     let runtimes = world::Runtimes::open(ctx, "update")?;
     let runtime = runtimes.dispatch();
