@@ -10,7 +10,8 @@ Exit codes:
   0   success, or nothing to do
   1   an operation failed
   2   usage error
-  3   `status --check` found drift, or `sync --dry-run` has pending changes
+  3   `status --check` found drift, `sync --dry-run` has pending changes,
+      or `update --dry-run` found images whose tag moved
   65  invalid service definitions
   75  another mcp holds the lock (after --lock-wait)";
 
@@ -69,6 +70,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Show desired against observed state and any drift
     Status(StatusArgs),
+    /// Roll out components whose image tag now points at a new digest (for cron)
+    Update(UpdateArgs),
     /// Print a component's logs
     Logs(LogsArgs),
     /// Record untracked containers in the registry as `ignore`
@@ -130,6 +133,19 @@ pub struct DeployArgs {
     pub jobs: Option<usize>,
 }
 
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Services or single components to check [default: every active one]
+    #[arg(value_name = "SERVICE[/COMPONENT]")]
+    pub targets: Vec<String>,
+    /// List the components whose tag moved, with old and new digest, and change nothing; exit 3 when any moved
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Ask up to N registries and run up to N rollouts at once [default: 8 lookups; rollouts: twice the CPUs, at most 8]
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
 pub use crate::model::PullPolicy;
 
 #[derive(Debug, Args)]
@@ -137,9 +153,12 @@ pub struct StatusArgs {
     /// Limit the report to these services
     #[arg(value_name = "SERVICE")]
     pub names: Vec<String>,
-    /// Exit 3 when anything has drifted
+    /// Exit 3 when anything has drifted (or, with --health, is unhealthy)
     #[arg(long)]
     pub check: bool,
+    /// Run each component's health check once and show the result
+    #[arg(long)]
+    pub health: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use serde::Serialize;
 
 use super::{Ctx, world};
@@ -28,10 +29,16 @@ pub struct ComponentStatus {
     pub version: String,
     /// The image id recorded at the last deploy (when known).
     pub image_id: Option<String>,
+    /// The registry digest of the image deployed last (when known); `mcp
+    /// update` compares it with the tag's digest in the registry.
+    pub image_digest: Option<String>,
     /// The image the last rollout replaced, kept for a manual rollback.
     pub previous_image: Option<String>,
     pub uptime_seconds: Option<i64>,
     pub drift: Vec<String>,
+    /// Only with `--health`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::status_health::HealthReport>,
 }
 
 fn observed_text(inst: Option<&Instance>) -> (String, Option<i32>) {
@@ -92,12 +99,14 @@ pub fn collect(
             version: image_version(&image),
             image,
             image_id: r.image_id.clone(),
+            image_digest: r.image_digest.clone(),
             previous_image: r.previous_image.clone(),
             uptime_seconds: inst
                 .filter(|i| i.state == State::Running)
                 .and_then(|i| i.started_at)
                 .map(|t| (now - t).max(0)),
             drift: reasons,
+            health: None,
         });
     }
     out.extend(undeclared(observed, &seen, &in_scope));
@@ -138,9 +147,11 @@ fn undeclared(
             image: inst.spec_image().to_string(),
             version: image_version(inst.spec_image()),
             image_id: Some(inst.image_id.clone()).filter(|id| !id.is_empty()),
+            image_digest: None,
             previous_image: None,
             uptime_seconds: None,
             drift: vec![reason.into()],
+            health: None,
         });
     }
     out
@@ -174,9 +185,11 @@ pub fn collect_unsynced(
                 version: image_version(&c.image),
                 image: c.image.clone(),
                 image_id: None,
+                image_digest: None,
                 previous_image: None,
                 uptime_seconds: None,
                 drift: vec![NOT_SYNCED.into()],
+                health: None,
             });
         }
     }
@@ -193,7 +206,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
     let runtimes = world::Runtimes::open(ctx, "status")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
-    let status = match &registry {
+    let mut status = match &registry {
         Some(registry) => collect(registry, &observed, &args.names)?,
         None => {
             let dir = &ctx.config.services_dir;
@@ -212,7 +225,17 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
             collect_unsynced(&specs, &observed, &args.names)
         }
     };
-    let drifted = status.iter().any(|s| !s.drift.is_empty());
+    if args.health {
+        let specs = spec::load_dir(&ctx.config.services_dir)
+            .context("status --health reads each check from the service files")?;
+        super::status_health::check_all(&runtime, &specs, &mut status);
+    }
+    let unhealthy = |s: &ComponentStatus| {
+        s.health
+            .as_ref()
+            .is_some_and(|h| h.result == super::status_health::Verdict::Unhealthy)
+    };
+    let drifted = status.iter().any(|s| !s.drift.is_empty() || unhealthy(s));
     if ctx.out.json {
         ctx.out
             .print_json(&serde_json::json!({ "components": status }))?;
@@ -237,27 +260,34 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
                         s.drift.join("; ")
                     },
                 ]
+                .into_iter()
+                .chain(
+                    args.health
+                        .then(|| s.health.as_ref().map_or("-".into(), |h| h.cell())),
+                )
+                .collect()
             })
             .collect();
+        let mut header = vec![
+            "SERVICE",
+            "COMPONENT",
+            "RUNTIME",
+            "DESIRED",
+            "OBSERVED",
+            "VERSION",
+            "UPTIME",
+            "DRIFT",
+        ];
+        if args.health {
+            header.push("HEALTH");
+        }
         if rows.is_empty() && registry.is_none() {
             ctx.out
                 .line("no components: no registry yet and no service files");
         } else if rows.is_empty() {
             ctx.out.line("no components in the registry (run mcp sync)");
         } else {
-            ctx.out.line(&ctx.out.table(
-                &[
-                    "SERVICE",
-                    "COMPONENT",
-                    "RUNTIME",
-                    "DESIRED",
-                    "OBSERVED",
-                    "VERSION",
-                    "UPTIME",
-                    "DRIFT",
-                ],
-                &rows,
-            ));
+            ctx.out.line(&ctx.out.table(&header, &rows));
         }
     }
     Ok(if args.check && drifted {

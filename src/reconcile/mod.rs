@@ -3,6 +3,7 @@
 pub mod apply;
 #[cfg(test)]
 mod apply_tests;
+pub mod digests;
 pub mod drift;
 pub mod health;
 pub mod order;
@@ -11,6 +12,7 @@ mod order_tests;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+pub mod probe;
 mod replace;
 pub mod rollout;
 #[cfg(test)]

@@ -52,6 +52,14 @@ impl Runtime for Dispatch<'_> {
         self.container.pull(image, policy)
     }
 
+    fn image_digests(
+        &self,
+        images: &[String],
+    ) -> anyhow::Result<std::collections::BTreeMap<String, Vec<String>>> {
+        // VMs are pulled into the same podman storage as containers.
+        self.container.image_digests(images)
+    }
+
     fn ensure_network(&self, network: &str) -> anyhow::Result<()> {
         self.container.ensure_network(network)
     }
@@ -103,5 +111,9 @@ impl Runtime for Dispatch<'_> {
 
     fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> anyhow::Result<ExecResult> {
         self.by_name(name).exec(name, argv, timeout)
+    }
+
+    fn forwarded(&self, name: &str) -> anyhow::Result<Option<Vec<super::usernet::Forwarded>>> {
+        self.by_name(name).forwarded(name)
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod children;
 pub mod describe;
+pub mod digests;
 pub mod dispatch;
 pub mod exec;
 #[cfg(test)]
@@ -12,6 +13,7 @@ pub mod podman;
 pub mod qemu;
 pub mod qemu_argv;
 pub mod qmp;
+pub mod usernet;
 pub mod vmbuild;
 pub mod vmlogs;
 pub mod vmstate;
@@ -95,6 +97,12 @@ pub trait Runtime: Sync {
     }
     /// Pulls according to `policy`; returns the local image id when known.
     fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>>;
+    /// The manifest digests (`sha256:...`) of local images (by reference or
+    /// id), the runtime's main one first, recorded at deploy so `mcp update`
+    /// can tell when a tag moves. Images it cannot tell about are left out.
+    fn image_digests(&self, _images: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+        Ok(BTreeMap::new())
+    }
     /// Makes sure a network exists, creating it if needed.
     fn ensure_network(&self, network: &str) -> anyhow::Result<()>;
     /// Creates an instance without starting it.
@@ -131,5 +139,12 @@ pub trait Runtime: Sync {
     /// to run it at all is an error; a non-zero exit is a result.
     fn exec(&self, name: &str, _argv: &[String], _timeout: Duration) -> anyhow::Result<ExecResult> {
         anyhow::bail!("cannot run a command inside {name}: its runtime has no exec")
+    }
+    /// The connections forwarded into the instance by a user-mode network
+    /// whose host side accepts before the instance does (qemu's slirp), so
+    /// that a gate can tell whether the instance itself accepted. `None` for
+    /// runtimes whose published ports only accept once the instance does.
+    fn forwarded(&self, _name: &str) -> anyhow::Result<Option<Vec<usernet::Forwarded>>> {
+        Ok(None)
     }
 }

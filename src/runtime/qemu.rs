@@ -31,8 +31,9 @@ const QMP_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long qemu may take to create its pidfile and QMP socket.
 const LAUNCH: Duration = Duration::from_secs(30);
 /// Under KVM, how long a boot is watched for `internal-error` before the
-/// guest has printed anything.
-const KVM_BOOT_WATCH: Duration = Duration::from_secs(10);
+/// guest has printed anything. Generous: under load (2 busy cores) kvm_pvm was seen to
+/// reach `internal-error` only after more than 10 s.
+const KVM_BOOT_WATCH: Duration = Duration::from_secs(30);
 /// After `quit` or SIGKILL, how long qemu may take to go.
 const GONE: Duration = Duration::from_secs(5);
 const REMOVE_STOP: Duration = Duration::from_secs(10);
@@ -390,6 +391,13 @@ impl Runtime for Qemu {
         sh.spawn_detached(argv, &dir.path, log)
             .with_context(|| format!("booting {name}"))?;
         self.wait_booted(name, &dir, &machine)
+    }
+
+    fn forwarded(&self, name: &str) -> anyhow::Result<Option<Vec<super::usernet::Forwarded>>> {
+        let text = Qmp::connect(&self.dir(name).file(QMP_SOCKET), QMP_TIMEOUT)
+            .and_then(|mut q| q.human("info usernet"))
+            .with_context(|| format!("asking qemu of {name} about forwarded connections"))?;
+        Ok(Some(super::usernet::parse(&text)))
     }
 
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {

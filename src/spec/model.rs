@@ -290,4 +290,14 @@ impl ServiceSpec {
     }
 }
 
+/// The stop grace of a component as its file says; podman's default when no
+/// file names it (a hands-on stop must not depend on a valid file).
+pub fn stop_timeout_of(specs: &[ServiceSpec], service: &str, component: &str) -> Duration {
+    specs
+        .iter()
+        .find(|s| s.name == service)
+        .and_then(|s| s.component(component))
+        .map_or(DEFAULT_STOP_TIMEOUT, |c| c.stop_timeout)
+}
+
 pub use crate::model::instance_name;
