@@ -155,7 +155,28 @@ fn trial(
                 if attempt < SIDE_PORT_ATTEMPTS && port_taken(&e) {
                     continue;
                 }
-                return Err(e);
+                if side.ports.is_empty() {
+                    return Err(e);
+                }
+                // The check names the side port it probed: say which real one it stands for.
+                let moved: Vec<String> = d
+                    .spec
+                    .ports
+                    .iter()
+                    .zip(&side.ports)
+                    .map(|(real, to)| {
+                        format!(
+                            "{}:{} on 127.0.0.1:{}",
+                            real.host_ip.as_deref().unwrap_or("0.0.0.0"),
+                            real.host_port,
+                            to.host_port
+                        )
+                    })
+                    .collect();
+                return Err(e.context(format!(
+                    "the trial ran with its ports moved aside ({})",
+                    moved.join(", ")
+                )));
             }
         }
     }

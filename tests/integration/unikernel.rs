@@ -442,10 +442,15 @@ fn vm_tcp_gate_waits_for_the_guest_and_a_guest_listening_elsewhere_is_rolled_bac
     let elsewhere = r#"cmd = ["sh", "-c", "mkdir -p /www; printf v2 > /www/index.html; exec httpd -f -p 8081 -h /www"]"#;
     h.host
         .write_service("svc", &gated_vm(&h, port, "v2", elsewhere, "20s"));
+    // start-first: the trial ran with 127.0.0.1:{port} moved to a side port
+    // (the error names both) and the old VM was never stopped.
     h.mcp(&["sync"])
         .expect_code(1)
-        .stderr_has(&format!("tcp port {port} did not accept connections"))
-        .stderr_has("previous version was put back");
+        .stderr_has("did not accept connections")
+        .stderr_has(&format!(
+            "ports moved aside (127.0.0.1:{port} on 127.0.0.1:"
+        ))
+        .stderr_has("kept serving untouched");
     h.wait_serves(port, "v1");
     let vm = h.status_of("vm");
     assert_eq!(vm["version"], "v1", "{vm}");
