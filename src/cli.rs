@@ -76,9 +76,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Record untracked containers in the registry as `ignore`
     Adopt(AdoptArgs),
-    /// Stop components now and mark them desired `stopped`
+    /// Stop components now (first the running ones that require them) and mark them desired `stopped`
     Stop(ControlArgs),
-    /// Start components now and mark them desired `running`
+    /// Start components now (first, and healthy, what they require) and mark them desired `running`
     Start(ControlArgs),
     /// Stop and start components now
     Restart(ControlArgs),
