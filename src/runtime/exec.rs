@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::children::Children;
-
 /// The last non-empty line of stdout (else stderr), at most 200 characters
 /// and without control characters: a one-line summary of a command's output.
 pub fn last_line(stdout: &str, stderr: &str) -> String {
@@ -26,6 +24,8 @@ pub fn last_line(stdout: &str, stderr: &str) -> String {
     }
     out
 }
+
+use super::children::Children;
 
 /// An external tool at a resolved path.
 #[derive(Debug, Clone)]
