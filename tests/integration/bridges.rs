@@ -1,0 +1,164 @@
+//! `mcp import compose` and `mcp export kube` against real podman: the imported file
+//! validates and `mcp sync` serves it; the exported YAML runs under `podman kube play`.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::Host;
+
+fn compose_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/compose")
+        .join(name)
+}
+
+/// `mcp import compose` with REGISTRY (and the given variables) set as a user would.
+fn import(
+    host: &Host,
+    file: &Path,
+    vars: &[(&str, String)],
+    extra: &[&str],
+) -> crate::support::Output {
+    let mut cmd = host.mcp_command();
+    cmd.env("REGISTRY", host.registry());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.args(["import", "compose"]).arg(file).args(extra);
+    host.run(cmd)
+}
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// A shell pipeline `mcp <global flags> ARGS | podman kube play -` on this host.
+fn pipe_to_kube_play(host: &Host, mcp_args: &str) -> crate::support::Output {
+    let mcp = host.mcp_command();
+    let mut line: Vec<String> = vec![sh_quote(&mcp.get_program().to_string_lossy())];
+    line.extend(mcp.get_args().map(|a| sh_quote(&a.to_string_lossy())));
+    let script = format!(
+        "set -o pipefail; {} {mcp_args} | podman kube play -",
+        line.join(" ")
+    );
+    let mut cmd = host.command("bash");
+    cmd.args(["-c", &script]);
+    host.run(cmd)
+}
+
+#[test]
+fn import_build_only_service_is_refused_at_its_line_and_force_writes_the_rest() {
+    let host = Host::new();
+    let port = host.free_port();
+    let file = compose_fixture("build.yaml");
+    let vars = [("WEB_PORT", port.to_string())];
+    let out = import(&host, &file, &vars, &["--project", "site"])
+        .expect_code(65)
+        .stderr_has("build.yaml:6:12: error: services.builder: `build:` without `image:`")
+        .stderr_has("nothing written");
+    assert!(out.stdout.is_empty(), "{out}");
+    assert!(!host.services_dir().join("site.toml").exists());
+    assert_eq!(std::fs::read_dir(host.services_dir()).unwrap().count(), 0);
+
+    import(&host, &file, &vars, &["--project", "site", "--force"])
+        .success()
+        .stderr_has("left out because of the errors above: builder")
+        .stdout_has("service site with 1 component (web)");
+    host.mcp(["validate"]).success();
+    host.mcp(["sync"]).success();
+    host.assert_serves(port, "v1");
+}
+
+fn web_service(host: &Host, port: u16) -> String {
+    format!(
+        r#"[[components]]
+name = "front"
+image = "{image}"
+restart = "always"
+ports = ["127.0.0.1:{port}:8080"]
+volumes = ["site_cache:/var/cache/site"]
+memory_mb = 64
+vcpus = 1
+
+[components.health]
+http = "http://127.0.0.1:{port}/"
+timeout = "20s"
+"#,
+        image = host.image("v2")
+    )
+}
+
+#[test]
+fn export_kube_web_plays_in_podman_and_serves() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("web", &web_service(&host, port));
+    host.write_service(
+        "other",
+        &format!(
+            "[[components]]\nname = \"x\"\nimage = \"{}\"\n",
+            host.image("v1")
+        ),
+    );
+    let yaml = host.mcp(["export", "kube", "web"]).success();
+    assert!(
+        !yaml.stdout.contains("other"),
+        "only the named service: {yaml}"
+    );
+
+    pipe_to_kube_play(&host, "export kube web").success();
+    host.assert_serves(port, "v2");
+    let limits = host
+        .podman([
+            "inspect",
+            "--format",
+            "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}",
+            "web-front",
+        ])
+        .success();
+    assert_eq!(limits.out(), format!("{} 1000000000", 64 << 20));
+}
+
+#[test]
+fn export_kube_puts_env_in_a_secret_and_lists_unikernels_on_stderr() {
+    let host = Host::new();
+    host.write_service(
+        "api",
+        &format!(
+            r#"[[components]]
+name = "app"
+image = "{image}"
+ports = ["127.0.0.1:18090:8080"]
+env = {{ GREETING = "hello from a secret", "QUOTED" = "a \"b\" : c" }}
+
+[[components]]
+name = "vm"
+image = "{image}"
+runtime = "unikernel"
+ports = ["18091:8080"]
+"#,
+            image = host.image("v1")
+        ),
+    );
+    let out = host
+        .mcp(["export", "kube", "--deployment"])
+        .success()
+        .stderr_has("not exportable: api/vm: a unikernel");
+    let docs: Vec<&str> = out
+        .stdout
+        .split("---\n")
+        .filter(|d| !d.is_empty())
+        .collect();
+    assert_eq!(docs.len(), 2, "{out}");
+    assert!(
+        docs[0].contains("kind: \"Secret\"")
+            && docs[0].contains("app.GREETING: \"hello from a secret\""),
+        "{out}"
+    );
+    assert!(docs[1].contains("kind: \"Deployment\""), "{out}");
+    assert!(
+        !docs[1].contains("hello from a secret"),
+        "env values stay out of the pod: {out}"
+    );
+    assert!(docs[1].contains("secretKeyRef"), "{out}");
+    assert!(!out.stdout.contains("\"vm\""), "{out}");
+}
