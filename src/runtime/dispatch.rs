@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{CreateRequest, Instance, LogOptions, Runtime, State};
+use super::{CreateRequest, ExecResult, Instance, LogOptions, Runtime, State};
 use crate::cli::PullPolicy;
 use crate::spec::RuntimeKind;
 
@@ -86,5 +86,9 @@ impl Runtime for Dispatch<'_> {
 
     fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
         self.by_name(name).logs(name, opts)
+    }
+
+    fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> anyhow::Result<ExecResult> {
+        self.by_name(name).exec(name, argv, timeout)
     }
 }

@@ -7,6 +7,24 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+/// The last non-empty line of stdout (else stderr), at most 200 characters
+/// and without control characters: a one-line summary of a command's output.
+pub fn last_line(stdout: &str, stderr: &str) -> String {
+    let last = |s: &str| {
+        s.lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_string)
+    };
+    let line = last(stdout).or_else(|| last(stderr)).unwrap_or_default();
+    let mut out: String = line.chars().filter(|c| !c.is_control()).take(200).collect();
+    if line.chars().count() > 200 {
+        out.push_str("...");
+    }
+    out
+}
+
 /// An external tool at a resolved path.
 #[derive(Debug, Clone)]
 pub struct Tool {

@@ -114,6 +114,21 @@ impl CreateRequest<'_> {
     }
 }
 
+/// What one run of a command inside an instance gave (a health `cmd`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExecResult {
+    /// `None` when the command was ended by a signal.
+    pub code: Option<i32>,
+    /// The last non-empty line it printed (stdout, else stderr), shortened.
+    pub output: String,
+}
+
+impl ExecResult {
+    pub fn passed(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct LogOptions {
     pub follow: bool,
@@ -149,4 +164,9 @@ pub trait Runtime: Sync {
     fn state(&self, name: &str) -> anyhow::Result<Option<State>>;
     /// Streams logs to stdout; returns the tool's exit code.
     fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32>;
+    /// Runs `argv` inside a running instance within `timeout`. Only a failure
+    /// to run it at all is an error; a non-zero exit is a result.
+    fn exec(&self, name: &str, _argv: &[String], _timeout: Duration) -> anyhow::Result<ExecResult> {
+        anyhow::bail!("cannot run a command inside {name}: its runtime has no exec")
+    }
 }

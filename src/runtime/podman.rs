@@ -327,6 +327,19 @@ impl Runtime for Podman {
         }
     }
 
+    fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> anyhow::Result<ExecResult> {
+        let mut args: Vec<OsString> = vec!["exec".into(), name.into()];
+        args.extend(argv.iter().map(Into::into));
+        let out = self
+            .tool
+            .capture(&args, timeout)
+            .with_context(|| format!("running the health command in {name}"))?;
+        Ok(ExecResult {
+            code: out.code,
+            output: super::exec::last_line(&out.stdout, &out.stderr),
+        })
+    }
+
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let secs = timeout.as_secs().to_string();
         self.tool

@@ -108,7 +108,12 @@ fn accepted(spec: &super::model::ServiceSpec) {
             match &h.probe {
                 HealthProbe::Tcp(p) => assert!(*p > 0),
                 HealthProbe::Http(u) => assert_eq!(fields::check_http_url(u), Ok(())),
+                HealthProbe::Cmd(argv) => {
+                    assert!(argv.first().is_some_and(|a| !a.is_empty()));
+                    assert!(argv.iter().all(|a| !a.contains('\0')));
+                }
             }
+            assert!(h.interval().as_millis() >= 100 && h.interval() <= h.timeout);
             assert!(!h.timeout.is_zero() && h.timeout.as_secs() <= 3600);
         }
         for (j, r) in c.routes.iter().enumerate() {
