@@ -584,12 +584,74 @@ pub(super) fn healthcheck(cx: &mut Cx<'_>, v: &Node, path: &str) -> Option<Healt
     // Compose gives up after start_period plus `retries` failed attempts; mcp's gate
     // timeout is that whole window (mcp's own interval is used between attempts).
     let per_try = interval.unwrap_or(INTERVAL) + timeout;
-    let window = start_period + per_try * retries;
+    let mut window = start_period + per_try * retries;
+    if window > MAX_GATE {
+        cx.warn(
+            v,
+            path,
+            format!(
+                "the check may fail for {}s; mcp's health timeout is at most 1h",
+                window.as_secs()
+            ),
+        );
+        window = MAX_GATE;
+    }
+    // mcp tries at least every 100ms, and at most once per timeout.
+    let interval = interval.map(|i| {
+        i.clamp(
+            Duration::from_millis(100),
+            window.max(Duration::from_secs(1)),
+        )
+    });
+    let window = whole_secs(
+        window
+            .max(interval.unwrap_or_default())
+            .max(Duration::from_secs(1)),
+    );
     Some(Health {
         cmd,
         interval: interval.map(values::mcp_duration),
-        timeout: values::mcp_duration(window.max(Duration::from_secs(1))),
+        timeout: values::mcp_duration(window),
     })
+}
+
+const MAX_GATE: Duration = Duration::from_secs(3600);
+
+fn whole_secs(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0))
+}
+
+/// `stop_grace_period` → `stop_timeout`: podman counts whole seconds, at most 1h.
+pub(super) fn stop_timeout(cx: &mut Cx<'_>, v: &Node, path: &str) -> Option<String> {
+    let text = cx.text(v, path)?;
+    match values::duration(&text) {
+        Ok(d) => {
+            let mut secs = whole_secs(d);
+            if secs != d {
+                cx.warn(
+                    v,
+                    path,
+                    format!(
+                        "{text} is rounded up to {}s: podman counts whole seconds",
+                        secs.as_secs()
+                    ),
+                );
+            }
+            if secs > MAX_GATE {
+                cx.warn(
+                    v,
+                    path,
+                    format!("{text} is more than mcp's maximum; 1h is written"),
+                );
+                secs = MAX_GATE;
+            }
+            Some(values::mcp_duration(secs))
+        }
+        Err(e) => {
+            cx.error(v, path, e);
+            None
+        }
+    }
 }
 
 // ----- deploy and limits ------------------------------------------------------------

@@ -278,15 +278,22 @@ pub(super) fn service(cx: &mut Cx<'_>, name: &str, key_node: &Node, svc: &Node) 
             "deploy" => items::deploy(cx, v, &path, &mut c),
             "mem_limit" => c.memory_mb = items::memory(cx, v, &path).or(c.memory_mb),
             "cpus" => c.vcpus = items::cpus(cx, v, &path).or(c.vcpus),
-            "stop_signal" => c.stop_signal = cx.text(v, &path),
-            "stop_grace_period" => {
-                if let Some(t) = cx.text(v, &path) {
-                    match super::values::duration(&t) {
-                        Ok(d) => c.stop_timeout = Some(super::values::mcp_duration(d)),
-                        Err(e) => cx.error(v, &path, e),
+            "stop_signal" => {
+                if let Some(sig) = cx.text(v, &path) {
+                    match crate::spec::parse::normalize_signal(&sig) {
+                        Some(norm) => c.stop_signal = Some(norm),
+                        None => cx.error(
+                            v,
+                            &path,
+                            format!(
+                                "`{}` is not a signal that ends a process",
+                                fields::shown(&sig)
+                            ),
+                        ),
                     }
                 }
             }
+            "stop_grace_period" => c.stop_timeout = items::stop_timeout(cx, v, &path),
             _ if key.starts_with("x-") => {}
             _ => match UNMAPPED.iter().find(|(k, _, _)| *k == key) {
                 Some(("scale", _, _)) if v.as_str() == Some("1") => {}

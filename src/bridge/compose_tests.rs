@@ -46,6 +46,20 @@ fn run(source: &str, project: Option<&str>) -> Imported {
     })
 }
 
+/// What import writes must pass mcp's own parser (what `mcp validate` runs per file).
+#[track_caller]
+fn assert_validates(imported: &Imported) {
+    let text = toml_out::render(imported, "compose.yaml");
+    let file = Path::new("/srv/demo").join(format!("{}.toml", imported.service));
+    let mut reader = crate::spec::parse::FileReader::new(&file, &text);
+    let parsed = reader.read_service(&imported.service);
+    assert!(
+        parsed.is_some() && reader.diagnostics.is_empty(),
+        "{:?}\n{text}",
+        reader.diagnostics
+    );
+}
+
 /// The file and the findings, as a user sees them.
 fn report(imported: &Imported) -> String {
     let mut out = toml_out::render(imported, "compose.yaml");
@@ -66,6 +80,7 @@ fn report(imported: &Imported) -> String {
 #[test]
 fn golden_full() {
     let imported = run(&fixture("full.yaml"), None);
+    assert_validates(&imported);
     insta::assert_snapshot!(report(&imported));
 }
 
@@ -80,6 +95,7 @@ fn golden_three_services() {
         .find(|c| c.name == "app")
         .unwrap();
     assert_eq!(app.requires, vec!["shop/db"]);
+    assert_validates(&imported);
     insta::assert_snapshot!(report(&imported));
 }
 
@@ -87,6 +103,7 @@ fn golden_three_services() {
 fn golden_unmapped() {
     let imported = run(&fixture("unmapped.yaml"), Some("demo"));
     assert!(imported.has_errors());
+    assert_validates(&imported);
     insta::assert_snapshot!(report(&imported));
 }
 
@@ -105,6 +122,7 @@ fn build_only_service_is_an_error_at_its_line() {
     );
     assert_eq!(imported.skipped, vec!["builder"]);
     assert_eq!(imported.components.len(), 1);
+    assert_validates(&imported);
 }
 
 #[test]
@@ -158,6 +176,10 @@ proptest! {
         extra in "[a-z: \\[\\]{}\"'0-9\n-]{0,40}",
     ) {
         let src = format!("services:\n  s:\n    image: busybox\n    {key}: {value}\n  t:\n    {extra}\n");
-        let _ = run(&src, None);
+        let imported = run(&src, Some("p"));
+        // Whatever was kept is written in a form mcp accepts.
+        if !imported.components.is_empty() {
+            assert_validates(&imported);
+        }
     }
 }

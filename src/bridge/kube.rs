@@ -350,8 +350,7 @@ fn container(
                 map([("port", Y::Int(container_port(*port).into()))]),
             )])),
             HealthProbe::Http(url) => http_probe(url, container_port),
-            #[allow(unreachable_patterns)]
-            other => super::kube_extra::other_probe(other),
+            other => super::kube_extra::exec_probe(other),
         };
         if let Some(mut probe) = probe {
             let period = super::kube_extra::interval_secs(h);
