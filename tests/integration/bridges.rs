@@ -162,3 +162,91 @@ ports = ["18091:8080"]
     assert!(docs[1].contains("secretKeyRef"), "{out}");
     assert!(!out.stdout.contains("\"vm\""), "{out}");
 }
+
+/// Imports tests/compose/three.yaml as service `shop` with the ports given.
+fn import_three(host: &Host, app_port: u16, web_port: u16) {
+    let vars = [
+        ("APP_PORT", app_port.to_string()),
+        ("WEB_PORT", web_port.to_string()),
+    ];
+    import(host, &compose_fixture("three.yaml"), &vars, &[])
+        .success()
+        .stdout_has("service shop with 3 components (db, app, web)");
+}
+
+#[test]
+fn import_three_services_validates_requires_the_db_and_sync_serves() {
+    let host = Host::new();
+    let (app_port, web_port) = (host.free_port(), host.free_port());
+    import_three(&host, app_port, web_port);
+    let written = std::fs::read_to_string(host.services_dir().join("shop.toml")).unwrap();
+    assert!(written.contains("requires = [\"shop/db\"]"), "{written}");
+    assert!(written.contains("cmd = [\"wget\""), "{written}");
+    host.mcp(["validate"]).success().stdout_has("1 service, 3 components: valid");
+
+    host.mcp(["sync"]).success();
+    host.assert_serves(app_port, "v2");
+    host.assert_serves(web_port, "v1");
+    let status = host.mcp(["--json", "status", "--check"]).success().json();
+    for c in status["components"].as_array().unwrap() {
+        assert_eq!(c["observed"], "running", "{status:#}");
+    }
+    // Importing again without --force refuses to replace the file.
+    import(&host, &compose_fixture("three.yaml"), &[], &[])
+        .expect_code(2)
+        .stderr_has("shop.toml exists; --force replaces it");
+}
+
+/// What a user can observe of the three services: answers on the ports, the env the
+/// file set, and the named volumes with their mount points.
+fn observe(host: &Host, container: impl Fn(&str) -> String, ports: (u16, u16)) -> Vec<String> {
+    let mut seen = vec![
+        format!("app port answers {:?}", host.curl(ports.0)),
+        format!("web port answers {:?}", host.curl(ports.1)),
+    ];
+    for svc in ["db", "app", "web"] {
+        let name = container(svc);
+        let env = host
+            .podman(["exec", &name, "sh", "-c", "echo ROLE=$ROLE DB_URL=$DB_URL"])
+            .success();
+        seen.push(format!("{svc}: {}", env.out()));
+        let mounts = host
+            .podman([
+                "inspect",
+                "--format",
+                "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}};{{end}}",
+                &name,
+            ])
+            .success();
+        seen.push(format!("{svc} mounts: {}", mounts.out()));
+    }
+    seen
+}
+
+#[test]
+fn import_runs_what_podman_compose_runs_from_the_same_file() {
+    let host = Host::new();
+    let ports = (host.free_port(), host.free_port());
+    let file = compose_fixture("three.yaml");
+    let compose = |args: &[&str]| {
+        let mut cmd = host.command("podman-compose");
+        cmd.env("REGISTRY", host.registry())
+            .env("APP_PORT", ports.0.to_string())
+            .env("WEB_PORT", ports.1.to_string())
+            // podman-compose 1.0.3 ignores `name:`; the project is given here.
+            .args(["-p", "shop", "-f"])
+            .arg(&file)
+            .args(args);
+        host.run(cmd)
+    };
+    compose(&["up", "-d"]).success();
+    let by_compose = observe(&host, |svc| format!("shop_{svc}_1"), ports);
+    compose(&["down"]).success();
+    host.podman(["volume", "rm", "-a"]).success();
+
+    import_three(&host, ports.0, ports.1);
+    host.mcp(["sync"]).success();
+    let by_mcp = observe(&host, |svc| format!("shop-{svc}"), ports);
+    assert_eq!(by_mcp, by_compose);
+    assert!(by_mcp.iter().any(|l| l.contains("volume shop_content /srv/content true")), "{by_mcp:#?}");
+}
