@@ -47,6 +47,8 @@ pub struct Component {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<String>,
     pub health: Option<Health>,
+    /// Line and column of the compose service's key, for findings about it.
+    pub at: (usize, usize),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -373,6 +375,7 @@ pub fn import(input: &Input<'_>) -> Imported {
         c.requires
             .retain(|r| written.iter().any(|w| *r == format!("{project}/{w}")));
     }
+    warn_service_hostnames(&mut cx, &out.components);
     if out.components.is_empty() && !cx.findings.iter().any(|f| f.severity == Severity::Error) {
         cx.error(&root, "services", "no service to import");
     }
@@ -441,4 +444,63 @@ fn interpolate_tree(cx: &mut Cx<'_>, mut node: Node, key: &str) -> Node {
             node
         }
     }
+}
+
+/// Compose gives each container its service name as a network alias; mcp's containers
+/// answer to `<service>-<component>` only. A value that names a sibling as a host is
+/// reported, so the user can point it at the new name.
+fn warn_service_hostnames(cx: &mut Cx<'_>, components: &[Component]) {
+    let names: Vec<(String, String)> = cx
+        .names
+        .iter()
+        .filter(|(_, comp)| components.iter().any(|c| &c.name == *comp))
+        .map(|(n, c)| (n.clone(), c.clone()))
+        .collect();
+    for c in components {
+        // A whole value counts as a host name only under a key that says so.
+        let values = c
+            .env
+            .iter()
+            .map(|(k, v)| (v, ["HOST", "ADDR", "SERVER"].iter().any(|h| k.contains(h))))
+            .chain(c.cmd.iter().flatten().map(|w| (w, false)));
+        let mut hits: Vec<&str> = Vec::new();
+        for (v, whole) in values {
+            for (compose_name, _) in &names {
+                let named = names_host(v, compose_name) || (whole && v == compose_name);
+                if named && !hits.contains(&compose_name.as_str()) {
+                    hits.push(compose_name);
+                }
+            }
+        }
+        for host in hits {
+            let comp = &cx.names[host];
+            let node = Node {
+                line: c.at.0,
+                col: c.at.1,
+                value: Value::Seq(Vec::new()),
+            };
+            let message = format!(
+                "a value names host `{host}`: under mcp that container is `{}-{comp}` (no `{host}` alias); change the value",
+                cx.project
+            );
+            let own = cx
+                .names
+                .iter()
+                .find(|(_, comp)| **comp == c.name)
+                .map_or(c.name.clone(), |(n, _)| n.clone());
+            cx.warn(&node, &format!("services.{own}"), message);
+        }
+    }
+}
+
+/// `host` appears as a host name in `value`: `host:5432`, `//host/`, `user@host`.
+fn names_host(value: &str, host: &str) -> bool {
+    let is_part = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    value.match_indices(host).any(|(i, _)| {
+        let before = value[..i].chars().next_back();
+        let after = value[i + host.len()..].chars().next();
+        before.is_none_or(|c| !is_part(c) && c != '$')
+            && after.is_none_or(|c| !is_part(c))
+            && (before.is_some_and(|c| matches!(c, '/' | '@')) || after.is_some_and(|c| c == ':'))
+    })
 }

@@ -200,6 +200,7 @@ pub(super) fn service(cx: &mut Cx<'_>, name: &str, key_node: &Node, svc: &Node) 
             .cloned()
             .unwrap_or_else(|| name.to_string()),
         restart: "no".into(),
+        at: (key_node.line, key_node.col),
         ..Component::default()
     };
     let mut service_ok = true;

@@ -10,6 +10,8 @@ mod compose_top;
 pub mod interp;
 pub mod kube;
 mod kube_extra;
+#[cfg(test)]
+mod kube_tests;
 pub mod kube_yaml;
 pub mod toml_out;
 pub mod values;

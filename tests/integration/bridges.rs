@@ -182,7 +182,9 @@ fn import_three_services_validates_requires_the_db_and_sync_serves() {
     let written = std::fs::read_to_string(host.services_dir().join("shop.toml")).unwrap();
     assert!(written.contains("requires = [\"shop/db\"]"), "{written}");
     assert!(written.contains("cmd = [\"wget\""), "{written}");
-    host.mcp(["validate"]).success().stdout_has("1 service, 3 components: valid");
+    host.mcp(["validate"])
+        .success()
+        .stdout_has("1 service, 3 components: valid");
 
     host.mcp(["sync"]).success();
     host.assert_serves(app_port, "v2");
@@ -248,5 +250,10 @@ fn import_runs_what_podman_compose_runs_from_the_same_file() {
     host.mcp(["sync"]).success();
     let by_mcp = observe(&host, |svc| format!("shop-{svc}"), ports);
     assert_eq!(by_mcp, by_compose);
-    assert!(by_mcp.iter().any(|l| l.contains("volume shop_content /srv/content true")), "{by_mcp:#?}");
+    assert!(
+        by_mcp
+            .iter()
+            .any(|l| l.contains("volume shop_content /srv/content true")),
+        "{by_mcp:#?}"
+    );
 }
