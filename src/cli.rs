@@ -11,7 +11,7 @@ Exit codes:
   1   an operation failed
   2   usage error
   3   `status --check` found drift, or `sync --dry-run` has pending changes
-  65  invalid service definitions
+  65  invalid service definitions, or a compose file import cannot map
   75  another mcp holds the lock (after --lock-wait)";
 
 /// Run the services of one Linux host (podman containers and Nanos unikernel

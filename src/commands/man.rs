@@ -19,7 +19,10 @@ const EXIT_STATUS: &[(&str, &str)] = &[
         "3",
         "status --check found drift, or sync --dry-run has pending changes.",
     ),
-    ("65", "Invalid service definitions; nothing was changed."),
+    (
+        "65",
+        "Invalid service definitions, or a compose file that import compose cannot map without --force; nothing was changed.",
+    ),
     (
         "75",
         "Another mcp holds the lock and did not release it within --lock-wait.",
