@@ -152,6 +152,35 @@ fn bad_yaml_and_bad_shapes_are_findings() {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+    // The real fixtures with bytes replaced, inserted or removed: the inputs closest to
+    // what a user's half-edited file looks like.
+    #[test]
+    fn import_never_panics_on_mutated_fixtures(
+        which in 0usize..4,
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, prop::sample::select(
+            vec![' ', '\n', ':', '-', '[', ']', '{', '}', '"', '\'', '&', '*', '$', '#', '|', '>', '\t', 'x', '9', '!', '?', ',', '%', '@'])), 1..6),
+    ) {
+        let name = ["three.yaml", "full.yaml", "build.yaml", "unmapped.yaml"][which];
+        let mut chars: Vec<char> = fixture(name).chars().collect();
+        for (at, op, c) in edits {
+            let i = at.index(chars.len().max(1)).min(chars.len());
+            match op {
+                0 if i < chars.len() => chars[i] = c,
+                1 => chars.insert(i, c),
+                _ if i < chars.len() => { chars.remove(i); }
+                _ => {}
+            }
+        }
+        let src: String = chars.into_iter().collect();
+        let imported = run(&src, Some("p"));
+        if !imported.components.is_empty() {
+            assert_validates(&imported);
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
     // Arbitrary text never panics the importer (and so neither the command).
     #[test]

@@ -29,6 +29,24 @@ impl Y {
     }
 }
 
+impl Y {
+    /// The same tree as JSON (for `--json`); mappings keep their keys, not their order.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Y::Str(t) => serde_json::Value::String(t.clone()),
+            Y::Int(n) => serde_json::Value::from(*n),
+            Y::Bool(b) => serde_json::Value::Bool(*b),
+            Y::List(items) => serde_json::Value::Array(items.iter().map(Y::to_json).collect()),
+            Y::Map(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 fn quote(text: &str) -> String {
     // serde_json's string escaping is a valid YAML double-quoted scalar.
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_string())

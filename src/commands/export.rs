@@ -28,6 +28,16 @@ pub fn run(ctx: &Ctx, args: &ExportKubeArgs) -> anyhow::Result<u8> {
         chosen
     };
     let export = kube::export(&chosen, args.deployment);
+    if ctx.out.json {
+        let docs: Vec<_> = export.documents.iter().map(kube_yaml::Y::to_json).collect();
+        ctx.out
+            .print_json(&serde_json::json!({ "documents": docs, "notes": export.notes }))?;
+        return Ok(if docs.is_empty() {
+            exit::FAILED
+        } else {
+            exit::SUCCESS
+        });
+    }
     for note in &export.notes {
         eprintln!("mcp: {note}");
     }

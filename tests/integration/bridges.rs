@@ -116,6 +116,14 @@ fn export_kube_web_plays_in_podman_and_serves() {
         ])
         .success();
     assert_eq!(limits.out(), format!("{} 1000000000", 64 << 20));
+
+    // The same as a Deployment, once the pod and its claim's volume are gone (kube play
+    // creates the claims it is given and refuses to create one twice).
+    host.podman(["pod", "rm", "-f", "web"]).success();
+    host.podman(["volume", "rm", "site-cache"]).success();
+    assert_eq!(host.curl_once(port), None);
+    pipe_to_kube_play(&host, "export kube --deployment web").success();
+    host.assert_serves(port, "v2");
 }
 
 #[test]
@@ -161,6 +169,20 @@ ports = ["18091:8080"]
     );
     assert!(docs[1].contains("secretKeyRef"), "{out}");
     assert!(!out.stdout.contains("\"vm\""), "{out}");
+
+    let json = host
+        .mcp(["--json", "export", "kube", "api"])
+        .success()
+        .json();
+    assert_eq!(json["documents"][0]["kind"], "Secret");
+    assert_eq!(
+        json["documents"][0]["stringData"]["app.QUOTED"],
+        "a \"b\" : c"
+    );
+    assert!(
+        json["notes"][0].as_str().unwrap().contains("api/vm"),
+        "{json:#}"
+    );
 }
 
 /// Imports tests/compose/three.yaml as service `shop` with the ports given.
