@@ -237,8 +237,8 @@ pub(super) fn service(cx: &mut Cx<'_>, name: &str, key_node: &Node, svc: &Node) 
         let path = format!("{at}.{key}");
         match key {
             "image" | "profiles" => {}
-            "ports" => c.ports = items::ports(cx, v, &path),
-            "volumes" => c.volumes = items::volumes(cx, v, &path, &c.name),
+            "ports" => c.ports = super::compose_mounts::ports(cx, v, &path),
+            "volumes" => c.volumes = super::compose_mounts::volumes(cx, v, &path, &c.name),
             "environment" => items::environment(cx, v, &path, &mut c.env),
             "env_file" => {
                 // environment wins over env_file, whatever the order in the file.

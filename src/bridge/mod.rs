@@ -3,6 +3,7 @@
 
 pub mod compose;
 mod compose_items;
+mod compose_mounts;
 mod compose_service;
 #[cfg(test)]
 mod compose_tests;

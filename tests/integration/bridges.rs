@@ -286,3 +286,53 @@ fn import_runs_what_podman_compose_runs_from_the_same_file() {
         "{by_mcp:#?}"
     );
 }
+
+#[test]
+fn import_reads_dot_env_beside_the_file_and_dry_run_writes_nothing() {
+    let host = Host::new();
+    let dir = host.root().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".env"), "TAG=v2\nPORT=18123\n").unwrap();
+    std::fs::write(dir.join("app.env"), "FROM_FILE=yes\n").unwrap();
+    let file = dir.join("compose.yaml");
+    std::fs::write(
+        &file,
+        "services:\n  api:\n    image: ${REGISTRY}/web:${TAG}\n    env_file: app.env\n    ports: [\"127.0.0.1:${PORT}:8080\"]\n    volumes: [\"./data:/data\"]\n",
+    )
+    .unwrap();
+    // The shell's variables win over .env.
+    let out = import(&host, &file, &[("PORT", "18124".into())], &["--dry-run"]).success();
+    assert!(
+        out.stdout
+            .contains(&format!("image = \"{}\"", host.image("v2"))),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("ports = [\"127.0.0.1:18124:8080\"]"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("FROM_FILE = \"yes\""), "{out}");
+    let data = dir.join("data");
+    assert!(
+        out.stdout
+            .contains(&format!("volumes = [\"{}:/data\"]", data.display())),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_dir(host.services_dir()).unwrap().count(), 0);
+
+    // A required variable that is missing: exit 65 at its line, as JSON for scripts.
+    std::fs::write(
+        &file,
+        "services:\n  api:\n    image: ${IMAGE:?name the image}\n",
+    )
+    .unwrap();
+    let out = import(&host, &file, &[], &["--project", "api"]);
+    let out = out.expect_code(65);
+    assert!(out.stderr.contains("compose.yaml:3:12: error: services.api.image: variable IMAGE is required: name the image"), "{out}");
+    let mut cmd = host.mcp_command();
+    cmd.args(["--json", "import", "compose"]).arg(&file);
+    let json = host.run(cmd).expect_code(65).json();
+    assert_eq!(json["written"], false);
+    assert_eq!(json["findings"][0]["line"], 3);
+    assert_eq!(json["findings"][0]["severity"], "error");
+}
