@@ -42,6 +42,7 @@ pub fn run(ctx: &Ctx, args: &ImportComposeArgs) -> anyhow::Result<u8> {
     let text = toml_out::render(&imported, &file.display().to_string());
     if !blocked {
         self_check(&text, &target)?;
+        check_beside_others(&out_dir, &target, &text)?;
     }
 
     let mut written = false;
@@ -188,6 +189,76 @@ fn self_check(text: &str, target: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The new file among the others of the directory must validate too (a host port
+/// another service publishes, a duplicate name): otherwise every later `sync` would
+/// refuse the whole directory. Problems the directory had before are not ours.
+fn check_beside_others(out_dir: &Path, target: &Path, text: &str) -> anyhow::Result<()> {
+    if !out_dir.is_dir() {
+        return Ok(());
+    }
+    let scratch = std::env::temp_dir().join(format!(
+        "mcp-import.{}.{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    ));
+    let result = (|| {
+        std::fs::create_dir(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+        for entry in
+            std::fs::read_dir(out_dir).with_context(|| format!("reading {}", out_dir.display()))?
+        {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+                if let Some(name) = path.file_name() {
+                    std::fs::copy(&path, scratch.join(name))
+                        .with_context(|| format!("copying {}", path.display()))?;
+                }
+            }
+        }
+        let before = diagnostics(&scratch)?;
+        let name = target.file_name().unwrap_or_default();
+        std::fs::write(scratch.join(name), text)
+            .with_context(|| format!("writing into {}", scratch.display()))?;
+        let after = diagnostics(&scratch)?;
+        let new: Vec<crate::spec::diag::Diagnostic> = after
+            .into_iter()
+            .filter(|d| !before.contains(d))
+            .map(|mut d| {
+                // Name the real directory, not the scratch copy.
+                if let Some(n) = d.file.file_name() {
+                    d.file = out_dir.join(n);
+                }
+                let (from, to) = (scratch.display().to_string(), out_dir.display().to_string());
+                d.message = d.message.replace(&from, &to);
+                d.hint = d.hint.map(|h| h.replace(&from, &to));
+                d
+            })
+            .collect();
+        if new.is_empty() {
+            Ok(())
+        } else {
+            eprintln!(
+                "mcp: nothing written: {} would not validate beside the other service files:",
+                target.display()
+            );
+            Err(crate::spec::InvalidSpecs(new).into())
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+fn diagnostics(dir: &Path) -> anyhow::Result<Vec<crate::spec::diag::Diagnostic>> {
+    match crate::spec::load_dir(dir) {
+        Ok(_) => Ok(Vec::new()),
+        Err(e) => match e.downcast::<crate::spec::InvalidSpecs>() {
+            Ok(invalid) => Ok(invalid.0),
+            Err(other) => Err(other),
+        },
+    }
 }
 
 fn write_atomic(target: &Path, text: &str) -> anyhow::Result<()> {

@@ -336,3 +336,29 @@ fn import_reads_dot_env_beside_the_file_and_dry_run_writes_nothing() {
     assert_eq!(json["findings"][0]["line"], 3);
     assert_eq!(json["findings"][0]["severity"], "error");
 }
+
+#[test]
+fn import_refuses_a_file_that_clashes_with_the_services_directory() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service(
+        "old",
+        &format!(
+            "[[components]]\nname = \"web\"\nimage = \"{}\"\nports = [\"127.0.0.1:{port}:8080\"]\n",
+            host.image("v1")
+        ),
+    );
+    let out = import(
+        &host,
+        &compose_fixture("build.yaml"),
+        &[("WEB_PORT", port.to_string())],
+        &["--project", "site", "--force"],
+    )
+    .expect_code(65)
+    .stderr_has("nothing written: ");
+    assert!(out.stderr.contains("site.toml:"), "{out}");
+    assert!(out.stderr.contains("already published by old/web"), "{out}");
+    assert!(!out.stderr.contains("mcp-import."), "names the services dir, not a scratch copy: {out}");
+    assert!(!host.services_dir().join("site.toml").exists());
+    host.mcp(["validate"]).success();
+}
