@@ -211,11 +211,12 @@ fn check_beside_others(out_dir: &Path, target: &Path, text: &str) -> anyhow::Res
             std::fs::read_dir(out_dir).with_context(|| format!("reading {}", out_dir.display()))?
         {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
-                if let Some(name) = path.file_name() {
-                    std::fs::copy(&path, scratch.join(name))
-                        .with_context(|| format!("copying {}", path.display()))?;
-                }
+            if path.extension().is_some_and(|e| e == "toml")
+                && path.is_file()
+                && let Some(name) = path.file_name()
+            {
+                std::fs::copy(&path, scratch.join(name))
+                    .with_context(|| format!("copying {}", path.display()))?;
             }
         }
         let before = diagnostics(&scratch)?;

@@ -358,7 +358,10 @@ fn import_refuses_a_file_that_clashes_with_the_services_directory() {
     .stderr_has("nothing written: ");
     assert!(out.stderr.contains("site.toml:"), "{out}");
     assert!(out.stderr.contains("already published by old/web"), "{out}");
-    assert!(!out.stderr.contains("mcp-import."), "names the services dir, not a scratch copy: {out}");
+    assert!(
+        !out.stderr.contains("mcp-import."),
+        "names the services dir, not a scratch copy: {out}"
+    );
     assert!(!host.services_dir().join("site.toml").exists());
     host.mcp(["validate"]).success();
 }
