@@ -7,11 +7,13 @@ pub mod config;
 pub mod duration;
 pub mod exit;
 pub mod lock;
+pub mod model;
 pub mod output;
 pub mod progress;
 pub mod reconcile;
 pub mod registry;
 pub mod runtime;
+pub mod since;
 pub mod spec;
 pub mod timefmt;
 

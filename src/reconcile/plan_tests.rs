@@ -78,7 +78,7 @@ fn plan_of(desired: Vec<Desired<'_>>, observed: &[Instance]) -> Vec<(ActionKind,
         observed,
         scope: None,
     };
-    plan(&input)
+    plan(&Intent::Converge, &input)
         .actions
         .into_iter()
         .map(|a| (a.action, a.instance, a.cause))
@@ -168,6 +168,65 @@ fn inactive_running_is_stopped_and_inactive_missing_is_not_created() {
     assert_eq!(plan_of(vec![d], &[]), vec![]);
 }
 
+/// The detail of a hands-on `verb` of web/app planned against `desired` and `observed`.
+fn set_state_detail(verb: Verb, desired: Vec<Desired<'_>>, observed: &[Instance]) -> Detail {
+    let input = PlanInput {
+        desired,
+        kept: BTreeSet::new(),
+        observed,
+        scope: None,
+    };
+    let intent = Intent::SetState {
+        targets: vec![("web".into(), "app".into())],
+        verb,
+    };
+    let plan = plan(&intent, &input);
+    assert_eq!(plan.actions.len(), 1, "{:?}", plan.actions);
+    plan.actions[0].detail.clone()
+}
+
+#[test]
+fn starting_a_never_created_inactive_component_is_declined_naming_active_true() {
+    let web = service("web", "r:5000/web:v1", &[], "always");
+    let inactive = desired(&web, DesiredState::Stopped);
+    for verb in [Verb::Start, Verb::Restart] {
+        let Detail::Declined(why) = set_state_detail(verb, vec![inactive.clone()], &[]) else {
+            panic!("{verb:?} of a never-created inactive component is not declined");
+        };
+        assert!(why.contains("set active = true"), "{why}");
+        assert!(
+            why.contains("web.toml") && why.contains("mcp sync"),
+            "{why}"
+        );
+        assert!(
+            !why.contains("mcp deploy"),
+            "deploy refuses inactive services: {why}"
+        );
+    }
+    // Stopping it is already done; starting one that exists is the operator's call
+    // (the command notes that the file disagrees).
+    assert_eq!(
+        set_state_detail(Verb::Stop, vec![inactive.clone()], &[]),
+        Detail::AlreadyDone
+    );
+    let stopped = created_from(&inactive, State::Exited(0));
+    assert_eq!(
+        set_state_detail(Verb::Start, vec![inactive.clone()], &[stopped]),
+        Detail::None
+    );
+    // Active but not created yet: sync or deploy will create it, and say so.
+    let active = desired(&web, DesiredState::Running);
+    let Detail::Refused(why) = set_state_detail(Verb::Start, vec![active], &[]) else {
+        panic!("start of a missing active component is not refused");
+    };
+    assert!(why.contains("run mcp sync (or mcp deploy web)"), "{why}");
+    // With no readable file, nothing is known of `active`: the generic refusal.
+    assert!(matches!(
+        set_state_detail(Verb::Start, vec![], &[]),
+        Detail::Refused(_)
+    ));
+}
+
 #[test]
 fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
     let web = service("web", "r:5000/web:v1", &[], "always");
@@ -181,7 +240,7 @@ fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
         observed: &observed,
         scope: None,
     };
-    let plan = plan(&input);
+    let plan = plan(&Intent::Converge, &input);
     let adopt = plan
         .actions
         .iter()
@@ -204,14 +263,14 @@ fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
         observed: &observed,
         scope: None,
     };
-    assert!(super::plan::plan(&input).is_empty());
+    assert!(super::plan::plan(&Intent::Converge, &input).is_empty());
     let input = PlanInput {
         desired: vec![],
         kept: BTreeSet::new(),
         observed: &observed,
         scope: Some(["web".to_string()].into()),
     };
-    assert!(super::plan::plan(&input).is_empty());
+    assert!(super::plan::plan(&Intent::Converge, &input).is_empty());
 }
 
 #[test]
@@ -263,7 +322,7 @@ fn apply_model(
                 let d = d.expect("create has a spec");
                 world.insert(a.instance.clone(), created_from(d, State::Running));
             }
-            ActionKind::Start => {
+            ActionKind::Start | ActionKind::Restart => {
                 if let Some(i) = world.get_mut(&a.instance) {
                     i.state = State::Running;
                 }
@@ -352,14 +411,14 @@ proptest! {
         }
 
         let observed: Vec<Instance> = world.values().cloned().collect();
-        let first = plan(&PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
+        let first = plan(&Intent::Converge, &PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
         for a in &first.actions {
             prop_assert!(!kept.contains(&a.instance), "acted on kept {}", a.instance);
             prop_assert!(!a.cause.is_empty());
         }
         apply_model(&mut world, &mut kept, &first.actions, &want);
         let observed: Vec<Instance> = world.values().cloned().collect();
-        let second = plan(&PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
+        let second = plan(&Intent::Converge, &PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
         prop_assert!(second.is_empty(), "second plan not empty: {:?}", second.actions);
         for d in &want {
             let inst = world.get(&d.instance());

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::{CreateRequest, ExecResult, Instance, LogOptions, Runtime, State};
-use crate::cli::PullPolicy;
+use crate::model::PullPolicy;
 use crate::spec::RuntimeKind;
 
 pub struct Dispatch<'a> {
@@ -84,11 +84,24 @@ impl Runtime for Dispatch<'_> {
         self.by_name(name).state(name)
     }
 
-    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
-        self.by_name(name).logs(name, opts)
+    fn describe(&self, name: &str, component: &str) -> anyhow::Result<toml::Value> {
+        self.by_name(name).describe(name, component)
+    }
+
+    fn logs(
+        &self,
+        name: &str,
+        opts: &LogOptions,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32> {
+        self.by_name(name).logs(name, opts, out)
     }
 
     fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> anyhow::Result<ExecResult> {
         self.by_name(name).exec(name, argv, timeout)
+    }
+
+    fn forwarded(&self, name: &str) -> anyhow::Result<Option<Vec<super::usernet::Forwarded>>> {
+        self.by_name(name).forwarded(name)
     }
 }

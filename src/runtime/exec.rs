@@ -25,6 +25,8 @@ pub fn last_line(stdout: &str, stderr: &str) -> String {
     out
 }
 
+use super::children::Children;
+
 /// An external tool at a resolved path.
 #[derive(Debug, Clone)]
 pub struct Tool {
@@ -32,6 +34,8 @@ pub struct Tool {
     pub path: PathBuf,
     /// Print each command line on stderr before running it (`-v`).
     pub trace: bool,
+    /// Where running children are recorded (see [`super::children`]).
+    pub children: Children,
 }
 
 /// What a command printed, for callers that need both streams.
@@ -40,6 +44,17 @@ pub struct Captured {
     pub stdout: String,
     pub stderr: String,
     pub code: Option<i32>,
+}
+
+/// The mcp.toml key that sets a tool's path, for hints that name it; tools
+/// without one (`sh`, `kill`) must be on PATH.
+fn config_key(tool: &str) -> Option<&'static str> {
+    match tool {
+        "podman" => Some("path in [podman]"),
+        "ops" => Some("ops in [unikernel]"),
+        "qemu-system-x86_64" => Some("qemu in [unikernel]"),
+        _ => None,
+    }
 }
 
 impl Tool {
@@ -54,16 +69,31 @@ impl Tool {
         let path = match configured {
             Some(p) if p.is_file() => p.to_path_buf(),
             Some(p) => anyhow::bail!(
-                "{name} is configured at {} but that file does not exist (needed by {needed_by}); fix the path in mcp.toml",
-                p.display()
+                "{name} is configured at {} but that file does not exist (needed by {needed_by}); fix {} in mcp.toml",
+                p.display(),
+                config_key(name).unwrap_or("its path")
             ),
-            None => which::which(name).map_err(|_| {
-                anyhow::anyhow!(
-                    "{name} was not found on PATH (needed by {needed_by}); install it or set its path in mcp.toml"
-                )
+            None => which::which(name).map_err(|_| match config_key(name) {
+                Some(key) => anyhow::anyhow!(
+                    "{name} was not found on PATH (needed by {needed_by}); install it or set {key} in mcp.toml"
+                ),
+                None => anyhow::anyhow!(
+                    "{name} was not found on PATH (needed by {needed_by}); install it"
+                ),
             })?,
         };
-        Ok(Tool { name, path, trace })
+        Ok(Tool {
+            name,
+            path,
+            trace,
+            children: Children::default(),
+        })
+    }
+
+    /// The same tool, recording its children in `children`.
+    pub fn recording(mut self, children: &Children) -> Self {
+        self.children = children.clone();
+        self
     }
 
     /// The command line as shown in traces and errors. Environment values
@@ -138,20 +168,20 @@ impl Tool {
             .start()
             .with_context(|| format!("starting `{line}`"))?;
         let pids = handle.pids();
-        pids.iter().copied().for_each(super::children::started);
+        pids.iter().for_each(|p| self.children.started(*p));
         let waited = handle.wait_timeout(timeout);
         let output = match waited.with_context(|| format!("waiting for `{line}`"))? {
             Some(out) => out.clone(),
             None => {
                 let _ = handle.kill();
-                pids.iter().copied().for_each(super::children::finished);
+                pids.iter().for_each(|p| self.children.finished(*p));
                 anyhow::bail!(
                     "`{line}` did not finish within {}s and was killed",
                     timeout.as_secs()
                 );
             }
         };
-        pids.iter().copied().for_each(super::children::finished);
+        pids.iter().for_each(|p| self.children.finished(*p));
         Ok(Captured {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -190,35 +220,93 @@ impl Tool {
         Ok(child.id())
     }
 
-    /// Runs with stdout and stderr passed through (for `logs`), with no
-    /// timeout when `follow` is set, since following ends only on interrupt.
-    pub fn stream<I, S>(&self, args: I, timeout: Option<Duration>) -> anyhow::Result<i32>
+    /// Runs with stdout copied to `out` and stderr passed through (for
+    /// `logs`), with no timeout when `timeout` is `None`, since following
+    /// ends only on interrupt. A reader of `out` that went away ends it.
+    pub fn stream<I, S>(
+        &self,
+        args: I,
+        timeout: Option<Duration>,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32>
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
+        use std::sync::atomic::{AtomicBool, Ordering};
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let line = self.announce(&args);
-        let handle = duct::cmd(&self.path, &args)
+        let reader = duct::cmd(&self.path, &args)
             .stdin_null()
             .unchecked()
-            .start()
+            .reader()
             .with_context(|| format!("starting `{line}`"))?;
-        let output = match timeout {
-            None => handle
-                .wait()
-                .with_context(|| format!("waiting for `{line}`"))?,
-            Some(t) => match handle.wait_timeout(t)? {
-                Some(out) => out,
-                None => {
-                    let _ = handle.kill();
-                    anyhow::bail!(
-                        "`{line}` did not finish within {}s and was killed",
-                        t.as_secs()
-                    );
-                }
-            },
-        };
-        Ok(output.status.code().unwrap_or(1))
+        let done = AtomicBool::new(false);
+        let timed_out = AtomicBool::new(false);
+        let copied = std::thread::scope(|scope| {
+            if let Some(limit) = timeout {
+                let (reader, done, timed_out) = (&reader, &done, &timed_out);
+                scope.spawn(move || {
+                    let deadline = std::time::Instant::now() + limit;
+                    while !done.load(Ordering::Relaxed) {
+                        if std::time::Instant::now() >= deadline {
+                            timed_out.store(true, Ordering::Relaxed);
+                            let _ = reader.kill();
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                });
+            }
+            let copied = std::io::copy(&mut &reader, out).and_then(|_| out.flush());
+            done.store(true, Ordering::Relaxed);
+            copied
+        });
+        if timed_out.load(Ordering::Relaxed) {
+            anyhow::bail!(
+                "`{line}` did not finish within {}s and was killed",
+                timeout.unwrap_or_default().as_secs()
+            );
+        }
+        match copied {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                let _ = reader.kill();
+                return Ok(0);
+            }
+            other => other.with_context(|| format!("copying the output of `{line}`"))?,
+        }
+        let output = reader
+            .try_wait()
+            .with_context(|| format!("waiting for `{line}`"))?;
+        Ok(output.and_then(|o| o.status.code()).unwrap_or(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tool_names_the_key_that_sets_its_path() {
+        let err = Tool::locate(
+            "qemu-system-x86_64",
+            Some(Path::new("/nonexistent/qemu")),
+            "svc/vm",
+            false,
+        )
+        .err()
+        .unwrap();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("(needed by svc/vm)"), "{msg}");
+        assert!(msg.contains("fix qemu in [unikernel] in mcp.toml"), "{msg}");
+        let err = Tool::locate(
+            "podman",
+            Some(Path::new("/nonexistent/podman")),
+            "status",
+            false,
+        )
+        .err()
+        .unwrap();
+        assert!(format!("{err:#}").contains("fix path in [podman]"));
     }
 }

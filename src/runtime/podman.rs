@@ -13,26 +13,9 @@ use serde::Deserialize;
 
 use super::exec::Tool;
 use super::*;
-use crate::cli::PullPolicy;
+use crate::model::PullPolicy;
 
-/// Limits on how long one podman call may take; past them the call is
-/// killed and the error names it, so a hung podman never hangs cron.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// Every call that does not pull.
-    pub call: Duration,
-    /// Pulls, and creations (which may pull first).
-    pub pull: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            call: Duration::from_secs(120),
-            pull: Duration::from_secs(900),
-        }
-    }
-}
+pub use crate::model::Timeouts;
 
 pub struct Podman {
     tool: Tool,
@@ -194,6 +177,14 @@ impl Podman {
             push("--cpus".into());
             push(n.to_string());
         }
+        // Fixed at create, so any `podman stop` (mcp's or an operator's) is
+        // as graceful as the spec asks; `podman inspect` shows both.
+        if let Some(sig) = &c.stop_signal {
+            push("--stop-signal".into());
+            push(sig.clone());
+        }
+        push("--stop-timeout".into());
+        push(c.stop_timeout.as_secs().to_string());
         push(c.image.clone());
         if let Some(cmd) = &c.cmd {
             for arg in cmd {
@@ -391,7 +382,26 @@ impl Runtime for Podman {
         Ok(Some(parse_state(status, code)))
     }
 
-    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
+    fn describe(&self, name: &str, component: &str) -> anyhow::Result<toml::Value> {
+        let inspect = self.inspect_container(name)?;
+        let image = inspect["ImageName"]
+            .as_str()
+            .or(inspect["Config"]["Image"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        // Without the image's own config, its env and command are kept too.
+        let image_config = self
+            .inspect_image(&image)
+            .unwrap_or(serde_json::Value::Null);
+        super::describe::component_table(component, &inspect, &image_config)
+    }
+
+    fn logs(
+        &self,
+        name: &str,
+        opts: &LogOptions,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32> {
         let mut args: Vec<OsString> = vec!["logs".into()];
         if opts.follow {
             args.push("--follow".into());
@@ -400,13 +410,13 @@ impl Runtime for Podman {
             args.push("--tail".into());
             args.push(n.to_string().into());
         }
-        if let Some(s) = &opts.since {
+        if let Some(t) = opts.since {
             args.push("--since".into());
-            args.push(s.into());
+            args.push(crate::timefmt::rfc3339(t).into());
         }
         args.push(name.into());
         let timeout = (!opts.follow).then_some(self.timeouts.call);
-        self.tool.stream(args, timeout)
+        self.tool.stream(args, timeout, out)
     }
 }
 
@@ -444,6 +454,7 @@ mod tests {
             name: "podman",
             path: "/bin/false".into(),
             trace: false,
+            children: Default::default(),
         };
         let podman = Podman::new(tool, Timeouts::default(), dir.path().join("tmp"));
         let text = "[[components]]\nname = \"api\"\nimage = \"r:5000/a:v1\"\nenv = { TOKEN = \"s3cret\", CERT = \"a\\nb\" }\n";

@@ -20,8 +20,7 @@ use super::qemu_argv::{HostKvm, Machine, choose_machine, qemu_args};
 use super::qmp::Qmp;
 use super::vmstate::*;
 use super::*;
-use crate::cli::PullPolicy;
-use crate::config::UnikernelSection;
+use crate::model::{PullPolicy, VmSettings};
 
 /// Waits for qemu, then records its exit status (see the module docs). It
 /// writes relative to its working directory, the VM's state directory,
@@ -32,8 +31,9 @@ const QMP_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long qemu may take to create its pidfile and QMP socket.
 const LAUNCH: Duration = Duration::from_secs(30);
 /// Under KVM, how long a boot is watched for `internal-error` before the
-/// guest has printed anything.
-const KVM_BOOT_WATCH: Duration = Duration::from_secs(10);
+/// guest has printed anything. Generous: under load (2 busy cores) kvm_pvm was seen to
+/// reach `internal-error` only after more than 10 s.
+const KVM_BOOT_WATCH: Duration = Duration::from_secs(30);
 /// After `quit` or SIGKILL, how long qemu may take to go.
 const GONE: Duration = Duration::from_secs(5);
 const REMOVE_STOP: Duration = Duration::from_secs(10);
@@ -42,12 +42,12 @@ const POLL: Duration = Duration::from_millis(100);
 pub struct Qemu {
     vms: PathBuf,
     podman: Tool,
-    config: UnikernelSection,
+    config: VmSettings,
     trace: bool,
 }
 
 impl Qemu {
-    pub fn new(state_dir: &Path, podman: Tool, config: UnikernelSection, trace: bool) -> Self {
+    pub fn new(state_dir: &Path, podman: Tool, config: VmSettings, trace: bool) -> Self {
         Qemu {
             vms: state_dir.join("vms"),
             podman,
@@ -60,17 +60,22 @@ impl Qemu {
         VmDir::new(&self.vms, name)
     }
 
+    /// A tool, recording its children where podman's are recorded.
+    fn tool(
+        &self,
+        name: &'static str,
+        configured: Option<&Path>,
+        needed_by: &str,
+    ) -> anyhow::Result<Tool> {
+        Ok(Tool::locate(name, configured, needed_by, self.trace)?.recording(&self.podman.children))
+    }
+
     fn ops(&self, needed_by: &str) -> anyhow::Result<Tool> {
-        Tool::locate("ops", self.config.ops.as_deref(), needed_by, self.trace)
+        self.tool("ops", self.config.ops.as_deref(), needed_by)
     }
 
     fn qemu(&self, needed_by: &str) -> anyhow::Result<Tool> {
-        Tool::locate(
-            "qemu-system-x86_64",
-            self.config.qemu.as_deref(),
-            needed_by,
-            self.trace,
-        )
+        self.tool("qemu-system-x86_64", self.config.qemu.as_deref(), needed_by)
     }
 
     /// `service/component` of a VM, for errors about missing tools.
@@ -355,10 +360,10 @@ impl Runtime for Qemu {
         }
         let needed_by = Self::needed_by(&record, name);
         let qemu = self.qemu(&needed_by)?;
-        let sh = Tool::locate("sh", None, &needed_by, self.trace)?;
+        let sh = self.tool("sh", None, &needed_by)?;
         if !record.disk.is_file() {
             anyhow::bail!(
-                "the disk image {} of {name} is gone; `mcp deploy` rebuilds it",
+                "the disk image {} of {name} is gone; `mcp deploy {needed_by}` rebuilds it",
                 record.disk.display()
             );
         }
@@ -388,13 +393,22 @@ impl Runtime for Qemu {
         self.wait_booted(name, &dir, &machine)
     }
 
+    fn forwarded(&self, name: &str) -> anyhow::Result<Option<Vec<super::usernet::Forwarded>>> {
+        let text = Qmp::connect(&self.dir(name).file(QMP_SOCKET), QMP_TIMEOUT)
+            .and_then(|mut q| q.human("info usernet"))
+            .with_context(|| format!("asking qemu of {name} about forwarded connections"))?;
+        Ok(Some(super::usernet::parse(&text)))
+    }
+
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let dir = self.dir(name);
-        if dir.live_pid().is_none() {
+        let Some(pid) = dir.live_pid() else {
             return Ok(());
-        }
+        };
         let Some(run) = dir.run()? else {
-            anyhow::bail!("{name} runs but mcp has no record of its boot; stop its qemu by hand");
+            anyhow::bail!(
+                "{name} runs but mcp has no record of its boot; stop its qemu by hand (kill {pid})"
+            );
         };
         let started = Instant::now();
         let qmp = |command: &str| {
@@ -406,7 +420,7 @@ impl Runtime for Qemu {
             how = "QMP quit";
             if qmp("quit").is_err() || !wait_gone(&run, GONE) {
                 how = "SIGKILL";
-                let kill = Tool::locate("kill", None, name, self.trace)?;
+                let kill = self.tool("kill", None, name)?;
                 kill.run(["-KILL", &run.pid.to_string()], QMP_TIMEOUT)
                     .with_context(|| format!("killing qemu of {name}"))?;
                 if !wait_gone(&run, GONE) {
@@ -468,14 +482,25 @@ impl Runtime for Qemu {
         Ok(Some(self.instance(name, true).state))
     }
 
-    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
+    fn logs(
+        &self,
+        name: &str,
+        opts: &LogOptions,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32> {
         let dir = self.dir(name);
         if !dir.exists() {
             anyhow::bail!("there is no VM {name}");
         }
-        let since = opts.since.as_deref().map(vmlogs::parse_since).transpose()?;
         let alive = || dir.live_pid().is_some();
-        vmlogs::print(&dir.file(SERIAL_LOG), opts.tail, since, opts.follow, &alive)?;
+        vmlogs::print(
+            &dir.file(SERIAL_LOG),
+            opts.tail,
+            opts.since,
+            opts.follow,
+            &alive,
+            out,
+        )?;
         Ok(0)
     }
 }

@@ -32,6 +32,8 @@ pub fn spec_source(source: &str) {
     }
     if let Some(p) = &parsed {
         diagnostics.extend(cross_file_checks(std::slice::from_ref(p)));
+        let broken = std::collections::BTreeSet::new();
+        diagnostics.extend(super::requires::check(std::slice::from_ref(p), &broken));
     }
     for d in &diagnostics {
         diagnostic(source, d);

@@ -290,7 +290,14 @@ impl ServiceSpec {
     }
 }
 
-/// The name of a component's container or VM: `<service>-<component>`.
-pub fn instance_name(service: &str, component: &str) -> String {
-    format!("{service}-{component}")
+/// The stop grace of a component as its file says; podman's default when no
+/// file names it (a hands-on stop must not depend on a valid file).
+pub fn stop_timeout_of(specs: &[ServiceSpec], service: &str, component: &str) -> Duration {
+    specs
+        .iter()
+        .find(|s| s.name == service)
+        .and_then(|s| s.component(component))
+        .map_or(DEFAULT_STOP_TIMEOUT, |c| c.stop_timeout)
 }
+
+pub use crate::model::instance_name;
