@@ -59,6 +59,7 @@ fn import_build_only_service_is_refused_at_its_line_and_force_writes_the_rest() 
     assert!(!host.services_dir().join("site.toml").exists());
     assert_eq!(std::fs::read_dir(host.services_dir()).unwrap().count(), 0);
 
+    host.create_network("site_default");
     import(&host, &file, &vars, &["--project", "site", "--force"])
         .success()
         .stderr_has("left out because of the errors above: builder")
@@ -99,6 +100,8 @@ fn export_kube_web_plays_in_podman_and_serves() {
             host.image("v1")
         ),
     );
+    // kube play puts pods on this network (see Host::create_network).
+    host.create_network("podman-default-kube-network");
     let yaml = host.mcp(["export", "kube", "web"]).success();
     assert!(
         !yaml.stdout.contains("other"),
@@ -187,6 +190,9 @@ ports = ["18091:8080"]
 
 /// Imports tests/compose/three.yaml as service `shop` with the ports given.
 fn import_three(host: &Host, app_port: u16, web_port: u16) {
+    if host.podman(["network", "exists", "shop_default"]).code != 0 {
+        host.create_network("shop_default");
+    }
     let vars = [
         ("APP_PORT", app_port.to_string()),
         ("WEB_PORT", web_port.to_string()),
@@ -264,10 +270,12 @@ fn import_runs_what_podman_compose_runs_from_the_same_file() {
             .args(args);
         host.run(cmd)
     };
+    host.create_network("shop_default");
     compose(&["up", "-d"]).success();
     let by_compose = observe(&host, |svc| format!("shop_{svc}_1"));
     compose(&["down"]).success();
     host.podman(["volume", "rm", "-a"]).success();
+    // podman-compose down removes the network it used.
 
     import_three(&host, ports.0, ports.1);
     host.mcp(["sync"]).success();
