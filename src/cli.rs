@@ -10,7 +10,8 @@ Exit codes:
   0   success, or nothing to do
   1   an operation failed
   2   usage error
-  3   `status --check` found drift, or `sync --dry-run` has pending changes
+  3   `status --check` found drift, `sync --dry-run` has pending changes,
+      or `update --dry-run` found images whose tag moved
   65  invalid service definitions, or a compose file import cannot map
   75  another mcp holds the lock (after --lock-wait)";
 
@@ -69,6 +70,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Show desired against observed state and any drift
     Status(StatusArgs),
+    /// Roll out components whose image tag now points at a new digest (for cron)
+    Update(UpdateArgs),
     /// Print a component's logs
     Logs(LogsArgs),
     /// Record untracked containers in the registry as `ignore`
@@ -133,6 +136,19 @@ pub struct DeployArgs {
     pub pull: PullPolicy,
     /// Run up to N independent rollouts at once [default: twice the CPUs, at most 8]
     #[arg(short = 'j', long, value_name = "N", value_parser = jobs)]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Services or single components to check [default: every active one]
+    #[arg(value_name = "SERVICE[/COMPONENT]")]
+    pub targets: Vec<String>,
+    /// List the components whose tag moved, with old and new digest, and change nothing; exit 3 when any moved
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Ask up to N registries and run up to N rollouts at once [default: 8 lookups; rollouts: twice the CPUs, at most 8]
+    #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
 }
 

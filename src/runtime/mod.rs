@@ -2,6 +2,7 @@
 
 pub mod children;
 pub mod describe;
+pub mod digests;
 pub mod dispatch;
 pub mod exec;
 #[cfg(test)]
@@ -95,6 +96,12 @@ pub trait Runtime: Sync {
     }
     /// Pulls according to `policy`; returns the local image id when known.
     fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>>;
+    /// The manifest digests (`sha256:...`) of local images (by reference or
+    /// id), the runtime's main one first, recorded at deploy so `mcp update`
+    /// can tell when a tag moves. Images it cannot tell about are left out.
+    fn image_digests(&self, _images: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+        Ok(BTreeMap::new())
+    }
     /// Makes sure a network exists, creating it if needed.
     fn ensure_network(&self, network: &str) -> anyhow::Result<()>;
     /// Creates an instance without starting it.

@@ -13,3 +13,4 @@ mod shim;
 mod smoke;
 mod terminal;
 mod unikernel;
+mod update;
