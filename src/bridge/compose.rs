@@ -86,6 +86,8 @@ pub struct Input<'a> {
     pub project: Option<&'a str>,
     /// Reads an `env_file` (a seam so that tests need no files).
     pub read_file: &'a dyn Fn(&Path) -> std::io::Result<String>,
+    /// Whether a host path exists (bind sources are checked).
+    pub exists: &'a dyn Fn(&Path) -> bool,
 }
 
 pub(super) struct Cx<'a> {

@@ -174,11 +174,27 @@ fn short_volume(
     })
 }
 
+/// A bind source made absolute. Docker creates a missing one; podman refuses to start
+/// the container, so a missing source is reported (the user creates it).
+fn bind_source(cx: &mut Cx<'_>, item: &Node, at: &str, text: &str) -> String {
+    let p = cx.path(text);
+    if !(cx.input.exists)(&p) {
+        cx.error(
+            item,
+            at,
+            format!(
+                "bind source {} does not exist: podman will not start the container without it; create it, then import",
+                p.display()
+            ),
+        );
+    }
+    p.display().to_string()
+}
+
 /// A bind path made absolute, or a named volume's podman name.
 fn source(cx: &mut Cx<'_>, item: &Node, at: &str, text: &str) -> Option<String> {
     if text.starts_with('/') || text.starts_with('.') || text.starts_with('~') {
-        let p = cx.path(text);
-        return Some(p.display().to_string());
+        return Some(bind_source(cx, item, at, text));
     }
     match compose_top::volume_name(cx, text) {
         Some(name) => Some(name),
@@ -275,7 +291,7 @@ fn long_volume(
             };
             let source = if kind == "bind" && !src.starts_with(['/', '.', '~']) {
                 // A bind source without a leading `./` is still a path.
-                cx.path(src).display().to_string()
+                bind_source(cx, item, at, src)
             } else {
                 source(cx, item, at, src)?
             };

@@ -43,6 +43,7 @@ fn run(source: &str, project: Option<&str>) -> Imported {
         vars: &vars,
         project,
         read_file: &read_file,
+        exists: &|p| p.starts_with("/etc") || p.starts_with("/srv/demo/init"),
     })
 }
 

@@ -26,6 +26,7 @@ pub fn run(ctx: &Ctx, args: &ImportComposeArgs) -> anyhow::Result<u8> {
         vars: &vars,
         project: args.project.as_deref(),
         read_file: &|p| std::fs::read_to_string(p),
+        exists: &|p| p.exists(),
     });
     let shown = args.file.display().to_string();
     let out_dir = args

@@ -299,7 +299,7 @@ fn import_runs_what_podman_compose_runs_from_the_same_file() {
 fn import_reads_dot_env_beside_the_file_and_dry_run_writes_nothing() {
     let host = Host::new();
     let dir = host.root().join("project");
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
     std::fs::write(dir.join(".env"), "TAG=v2\nPORT=18123\n").unwrap();
     std::fs::write(dir.join("app.env"), "FROM_FILE=yes\n").unwrap();
     let file = dir.join("compose.yaml");
