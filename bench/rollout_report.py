@@ -79,8 +79,15 @@ lines = [
     *rows,
 ]
 
-mcp = [r["first_ok_s"] for r in runs("vm-mcp") if r.get("first_ok_s") is not None]
-manual = [r["first_ok_s"] for r in runs("vm-manual") if r.get("first_ok_s") is not None]
+mcp_runs, manual_runs = runs("vm-mcp"), runs("vm-manual")
+mcp = [r["first_ok_s"] for r in mcp_runs if r.get("first_ok_s") is not None]
+manual = [r["first_ok_s"] for r in manual_runs if r.get("first_ok_s") is not None]
+# Each mcp run is followed by a manual one under about the same load: their ratio.
+paired = [
+    a["first_ok_s"] / b["first_ok_s"]
+    for a, b in zip(mcp_runs, manual_runs)
+    if a.get("first_ok_s") and b.get("first_ok_s")
+]
 at_return = runs("vm-mcp-return")
 if mcp and manual:
     m, b = statistics.median(mcp), statistics.median(manual)
@@ -89,6 +96,8 @@ if mcp and manual:
         "mcp_sync_to_first_answer_median_s": m,
         "manual_build_boot_to_first_answer_median_s": b,
         "ratio": m / b,
+        "paired_ratio_median": statistics.median(paired) if paired else None,
+        "paired_ratios": paired,
         "runs": len(mcp),
         "answered_when_sync_returned": answered,
         "checked_when_sync_returned": len(at_return),
@@ -99,6 +108,9 @@ if mcp and manual:
         "|---|---:|---:|---:|---:|",
         f"| ops build + qemu by hand (baseline) | {ms(b)} | {ms(min(manual))} – {ms(max(manual))} | {len(manual)} | 1 (baseline) |",
         f"| mcp sync | {ms(m)} | {ms(min(mcp))} – {ms(max(mcp))} | {len(mcp)} | {m / b:.2f}× |",
+        "",
+        f"Ratio of each mcp run to the manual run right after it: median "
+        f"{statistics.median(paired):.2f}× ({', '.join(f'{r:.2f}' for r in paired)}).",
         "",
         f"A single GET right after `mcp sync` returned was answered in {answered} of "
         f"{len(at_return)} runs.",
