@@ -45,6 +45,7 @@ for key, label in [
     ("startfirst", "mcp deploy, start-first (stateless)"),
     ("stopfirst", "mcp deploy, stop-first (read-write volume)"),
     ("failed", "mcp deploy of a broken version, start-first"),
+    ("vmswitch", "mcp deploy of a VM, start-first (ports handed over by QMP)"),
 ]:
     rs = runs(key)
     if not rs:
@@ -65,7 +66,7 @@ for key, label in [
         "exit_codes": sorted({r.get("rc", 0) for r in rs}),
     }
     summary["replacements"].append(entry)
-    ratio = "1 (baseline)" if key == "byhand" else (
+    ratio = "1 (baseline)" if key == "byhand" else "-" if key == "vmswitch" else (
         f"{med / base:.2f}×" if base and med else ("0" if not med else "-"))
     rows.append(
         f"| {label} | {ms(med)} | {ms(min(down))} – {ms(max(down))} | {len(rs)} | "
