@@ -22,11 +22,7 @@ pub fn podman(config: &Config, needed_by: &str) -> anyhow::Result<Podman> {
         needed_by,
         config.verbose,
     )?;
-    Ok(Podman::new(
-        tool,
-        config.podman_timeouts,
-        config.state_dir.join("tmp"),
-    ))
+    Ok(Podman::new(tool, config.podman_timeouts))
 }
 
 /// Owns the runtimes of one command; [`Runtimes::dispatch`] lends the

@@ -5,6 +5,7 @@ pub mod dispatch;
 pub mod exec;
 pub mod ops;
 pub mod podman;
+pub mod podman_env;
 pub mod qemu;
 pub mod qemu_argv;
 pub mod qmp;
