@@ -4,6 +4,7 @@ mod bad_input;
 mod containers;
 mod faults;
 mod generated;
+mod isolation;
 mod registry_sync;
 mod shim;
 mod smoke;
