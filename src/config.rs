@@ -124,12 +124,15 @@ impl Config {
             None if defaults.config.exists() => read_file_config(&defaults.config)?,
             None => FileConfig::default(),
         };
-        let lock_wait_text = args.lock_wait.clone().or(file.lock_wait);
-        let lock_wait = match lock_wait_text {
-            Some(t) => {
-                crate::duration::parse(&t).map_err(|e| anyhow::anyhow!("invalid lock wait: {e}"))?
-            }
-            None => DEFAULT_LOCK_WAIT,
+        // A bad --lock-wait (or MCP_LOCK_WAIT) is a usage error; a bad one
+        // in the config file is the file's error.
+        let lock_wait = match (&args.lock_wait, &file.lock_wait) {
+            (Some(t), _) => crate::duration::parse(t).map_err(|e| {
+                crate::exit::UsageError(format!("invalid --lock-wait (or MCP_LOCK_WAIT): {e}"))
+            })?,
+            (None, Some(t)) => crate::duration::parse(t)
+                .map_err(|e| anyhow::anyhow!("invalid lock_wait in the config file: {e}"))?,
+            (None, None) => DEFAULT_LOCK_WAIT,
         };
         Ok(Config {
             services_dir: args

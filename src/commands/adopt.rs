@@ -53,7 +53,12 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
         let mut chosen = Vec::new();
         for name in &args.containers {
             match observed.iter().find(|i| &i.name == name) {
-                None => anyhow::bail!("no container named `{name}` (see podman ps -a)"),
+                None => {
+                    return Err(UsageError(format!(
+                        "no container named `{name}` (see podman ps -a)"
+                    ))
+                    .into());
+                }
                 Some(_) if tracked.contains(name) => {
                     anyhow::bail!("`{name}` is already in the registry")
                 }

@@ -8,6 +8,16 @@ use crate::registry::Registry;
 pub fn run(ctx: &Ctx, args: &HistoryArgs) -> anyhow::Result<u8> {
     let registry = Registry::open(&ctx.config.db)?;
     let events = registry.events(args.service.as_deref(), args.limit)?;
+    if let Some(service) = &args.service
+        && events.is_empty()
+    {
+        let rows = registry.components()?;
+        super::names::check_known(
+            std::slice::from_ref(service),
+            &ctx.config.services_dir,
+            rows.iter().map(|r| r.service.as_str()),
+        )?;
+    }
     if ctx.out.json {
         ctx.out
             .print_json(&serde_json::json!({ "events": events }))?;

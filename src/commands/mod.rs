@@ -7,6 +7,7 @@ mod deploy;
 mod history;
 mod logs;
 pub mod man;
+mod names;
 mod status;
 mod sync;
 mod validate;

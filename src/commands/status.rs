@@ -139,6 +139,11 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
     let status = collect(&registry, &observed, &args.names)?;
+    super::names::check_known(
+        &args.names,
+        &ctx.config.services_dir,
+        status.iter().map(|s| s.service.as_str()),
+    )?;
     let drifted = status.iter().any(|s| !s.drift.is_empty());
     if ctx.out.json {
         ctx.out

@@ -270,7 +270,7 @@ impl Runtime for Podman {
         self.tool
             .run(
                 ["stop", "--time", &secs, name],
-                timeout + self.timeouts.call,
+                timeout.saturating_add(self.timeouts.call),
             )
             .with_context(|| format!("stopping container {name}"))?;
         Ok(())

@@ -198,8 +198,7 @@ impl Qemu {
             std::thread::sleep(POLL);
         };
         write_json(&dir.file(RUN), &run)?;
-        fs::write(dir.file(VM_PIDFILE), format!("{}\n", run.pid))
-            .with_context(|| format!("writing {}", dir.file(VM_PIDFILE).display()))?;
+        crate::safefs::write_nofollow(&dir.file(VM_PIDFILE), format!("{}\n", run.pid).as_bytes())?;
 
         let serial = dir.file(SERIAL_LOG);
         let serial_at_boot = fs::metadata(&serial).map_or(0, |m| m.len());
@@ -381,8 +380,7 @@ impl Runtime for Qemu {
             &serial,
             &format!("boot ({}, {})", machine.accel, machine.cpu),
         )?;
-        let log = fs::File::create(dir.file(QEMU_LOG))
-            .with_context(|| format!("creating {}", dir.file(QEMU_LOG).display()))?;
+        let log = crate::safefs::create_fresh(&dir.file(QEMU_LOG))?;
         sh.spawn_detached(argv, &dir.path, log)
             .with_context(|| format!("booting {name}"))?;
         self.wait_booted(name, &dir, &machine)

@@ -6,6 +6,7 @@ mod faults;
 mod generated;
 mod isolation;
 mod registry_sync;
+mod safety;
 mod shim;
 mod smoke;
 mod terminal;

@@ -1,0 +1,293 @@
+//! Never take down or destroy what mcp cannot prove is its own (issue 11):
+//! children that outlive a killed mcp, secrets, root safety, exit codes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::Host;
+
+/// A web component on `port`. `extra` lines go into the component table.
+fn web(host: &Host, tag: &str, port: u16, extra: &str) -> String {
+    format!(
+        "[[components]]\nname = \"web\"\nimage = \"{}\"\nrestart = \"no\"\nports = [\"127.0.0.1:{port}:8080\"]\n{extra}\n\n[components.health]\ntcp = {port}\ntimeout = \"30s\"\n",
+        host.image(tag)
+    )
+}
+
+/// Polls `cond` every 20 ms until it holds or `limit` passes.
+fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn spawn_mcp(host: &Host, args: &[&str]) -> Child {
+    let mut cmd = host.mcp_command();
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.spawn().expect("spawning mcp")
+}
+
+/// argv of a process, NUL-separated, as the kernel shows it to anyone.
+fn cmdline(pid: u32) -> Option<Vec<u8>> {
+    fs::read(format!("/proc/{pid}/cmdline")).ok()
+}
+
+fn pids() -> Vec<u32> {
+    fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Direct children of `parent` whose argv contains every one of `words`.
+fn child_running(parent: u32, words: &[&str]) -> Option<u32> {
+    pids().into_iter().find(|pid| {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        let ppid: Option<u32> = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
+        ppid == Some(parent)
+            && cmdline(*pid).is_some_and(|c| {
+                let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+                words.iter().all(|w| args.contains(&w.as_bytes()))
+            })
+    })
+}
+
+fn container_state(host: &Host, name: &str) -> String {
+    host.podman([
+        "container",
+        "inspect",
+        "--format",
+        "{{.State.Status}}",
+        name,
+    ])
+    .stdout
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn kill_9_during_the_stop_of_a_sigterm_ignoring_container_then_sync_converges() {
+    let host = Host::new();
+    let port = host.free_port();
+    // Bare httpd as PID 1 ignores SIGTERM: every stop waits out the timeout,
+    // then podman warns on stderr and kills it.
+    let stubborn = "cmd = [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]";
+    host.write_service("stubborn", &web(&host, "v1", port, stubborn));
+    host.mcp(["sync"]).success();
+    host.assert_serves(port, "v1");
+
+    host.write_service("stubborn", &web(&host, "v2", port, stubborn));
+    let mut mcp = spawn_mcp(&host, &["sync"]);
+    let mut stop = None;
+    let found = wait_for(Duration::from_secs(120), || {
+        stop = child_running(mcp.id(), &["stop", "stubborn-web"]);
+        stop.is_some()
+    });
+    assert!(found, "mcp never ran `podman stop stubborn-web`");
+    mcp.kill().unwrap(); // SIGKILL
+    mcp.wait().unwrap();
+    let stop = stop.unwrap();
+    assert!(
+        wait_for(Duration::from_secs(60), || cmdline(stop).is_none()),
+        "podman stop never finished"
+    );
+    // podman stop was not killed half-way: nothing is stuck in `stopping`.
+    let names = host
+        .podman(["ps", "-a", "--format", "{{.Names}}"])
+        .success();
+    for name in names.stdout.lines() {
+        assert_ne!(container_state(&host, name), "stopping", "{name} is stuck");
+    }
+    host.mcp(["sync"]).success();
+    host.assert_serves(port, "v2");
+    host.mcp(["--json", "status", "--check"]).success();
+}
+
+/// Every file under `dir` (not following links), recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => out.extend(files_under(&path)),
+            Ok(t) if t.is_file() => out.push(path),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn a_two_line_env_value_is_never_on_a_command_line_nor_left_in_a_file() {
+    let host = Host::new();
+    let port = host.free_port();
+    let first = "first-Secr3t-line";
+    let second = "second-Secr3t-line";
+    let env = format!("env = {{ CERT = \"{first}\\n{second}\" }}");
+    host.write_service("sec", &web(&host, "v1", port, &env));
+
+    // Poll every process's argv while the sync runs.
+    let mut mcp = spawn_mcp(&host, &["sync"]);
+    let mut polls = 0;
+    while mcp.try_wait().unwrap().is_none() {
+        for pid in pids() {
+            if let Some(c) = cmdline(pid) {
+                let text = String::from_utf8_lossy(&c);
+                assert!(
+                    !text.contains("Secr3t"),
+                    "an env value is on the command line of pid {pid}: {text:?}"
+                );
+            }
+        }
+        polls += 1;
+    }
+    assert!(mcp.wait().unwrap().success());
+    assert!(polls > 0);
+    let inside = host
+        .podman(["exec", "sec-web", "sh", "-c", "printf '%s' \"$CERT\""])
+        .success();
+    assert_eq!(inside.stdout, format!("{first}\n{second}"));
+
+    // kill -9 in the middle of creating the replacement (new value, new hash).
+    let env2 = env.replace("first-", "third-");
+    host.write_service("sec", &web(&host, "v2", port, &env2));
+    let mut mcp = spawn_mcp(&host, &["sync"]);
+    let found = wait_for(Duration::from_secs(120), || {
+        child_running(mcp.id(), &["create"]).is_some()
+    });
+    assert!(found, "mcp never ran `podman create`");
+    mcp.kill().unwrap();
+    mcp.wait().unwrap();
+    for file in files_under(host.state_dir()) {
+        let bytes = fs::read(&file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("Secr3t"),
+            "{} holds an env value after kill -9",
+            file.display()
+        );
+    }
+    host.mcp(["sync"]).success();
+    host.assert_serves(port, "v2");
+}
+
+fn chown(path: &Path, uid: u32) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid path; lchown does not follow a final symlink.
+    let rc = unsafe { libc::lchown(c.as_ptr(), uid, u32::MAX) };
+    assert_eq!(rc, 0, "chown {}", path.display());
+}
+
+const NOBODY: u32 = 65534;
+
+#[test]
+fn a_state_dir_of_another_user_with_a_planted_symlink_is_refused() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("a", &web(&host, "v1", port, ""));
+    let victim = host.root().join("victim");
+    fs::write(&victim, "root's own file\n").unwrap();
+    let state = host.state_dir();
+    for f in ["mcp.lock", "mcp.children"] {
+        std::os::unix::fs::symlink(&victim, state.join(f)).unwrap();
+    }
+    chown(state, NOBODY);
+    for args in [vec!["sync"], vec!["deploy", "a"]] {
+        host.mcp(&args)
+            .expect_code(1)
+            .stderr_has("refusing state directory")
+            .stderr_has("owned by uid 65534");
+    }
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "root's own file\n");
+
+    // Ours, but writable by others: refused too.
+    chown(state, 0);
+    fs::set_permissions(state, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    host.mcp(["sync"]).expect_code(1).stderr_has("chmod go-w");
+    // Ours and private, a symlink planted anyway: never followed.
+    fs::set_permissions(state, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    host.mcp(["sync"])
+        .expect_code(1)
+        .stderr_has("is a symbolic link");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "root's own file\n");
+    assert!(
+        host.podman(["ps", "-a", "--format", "{{.Names}}"])
+            .out()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_registry_dir_of_another_user_is_refused() {
+    let host = Host::new();
+    // The registry lives in the host's root dir: hand that to another user,
+    // with the registry file a symlink to a file of root's.
+    let victim = host.state_dir().join("victim");
+    fs::write(&victim, "keep\n").unwrap();
+    std::os::unix::fs::symlink(&victim, host.db_path()).unwrap();
+    chown(host.root(), NOBODY);
+    for args in [vec!["sync"], vec!["status"], vec!["history"]] {
+        host.mcp(&args)
+            .expect_code(1)
+            .stderr_has("refusing registry directory");
+    }
+    chown(host.root(), 0);
+    // Ours again, the symlink still there: never followed.
+    host.mcp(["status"])
+        .expect_code(1)
+        .stderr_has("is a symbolic link");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep\n");
+}
+
+#[test]
+fn unknown_names_and_bad_values_are_usage_errors() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("web", &web(&host, "v1", port, ""));
+    host.mcp(["sync"]).success();
+    host.mcp(["status", "nosuch"])
+        .expect_code(2)
+        .stderr_has("unknown service `nosuch`");
+    host.mcp(["--json", "status", "nosuch"]).expect_code(2);
+    host.mcp(["history", "nosuch"])
+        .expect_code(2)
+        .stderr_has("nosuch");
+    host.mcp(["logs", "nosuch/x"])
+        .expect_code(2)
+        .stderr_has("nosuch/x");
+    host.mcp(["logs", "web/web", "--since", "garbage"])
+        .expect_code(2)
+        .stderr_has("--since");
+    host.mcp(["logs", "web/web", "--since", "10m"]).success();
+    for bad in ["garbage", "99999999999999999999999s", ""] {
+        host.mcp(["--lock-wait", bad, "sync"])
+            .expect_code(2)
+            .stderr_has("--lock-wait");
+    }
+    // The largest value any duration can hold waits for ever, never panics.
+    host.mcp(["--lock-wait", "18446744073709551615s", "sync"])
+        .success();
+    host.mcp(["--lock-wait", "18446744073709551615h", "sync"])
+        .success();
+    // A child's exit status is never passed through: podman's 125 is 1.
+    host.podman(["rm", "--force", "web-web"]).success();
+    let out = host.mcp(["logs", "web/web"]).expect_code(1);
+    assert!(out.stderr.contains("no such container"), "{out}");
+}
