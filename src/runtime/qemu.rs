@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::exec::Tool;
+use super::exec::{Secrets, Tool};
 use super::qemu_argv::{HostKvm, Machine, choose_machine, qemu_args};
 use super::qmp::Qmp;
 use super::vmstate::*;
@@ -139,11 +139,18 @@ impl Qemu {
         let elf =
             vmbuild::extract_program(&self.podman, &spec.image, &image, &program, &program_dir)?;
         let config = super::ops::ops_config(spec, &image, args);
-        write_json(&dir.file(OPS_CONFIG), &config)?;
+        // The config holds env values: ops reads it from an in-memory file
+        // (/dev/fd/N), so no copy is left on disk should mcp be killed.
+        // Earlier mcp versions wrote it beside the VM state.
+        let _ = fs::remove_file(dir.file(OPS_CONFIG));
+        let mut secrets = Secrets::default();
+        let config_path = secrets.inherit_text(
+            &serde_json::to_string_pretty(&config).context("serializing the ops config")?,
+        )?;
         let ops_image = super::ops::image_name(req.service, &spec.name, req.spec_hash, &image.id);
         let disk = match self.reusable_disk(&ops_image) {
             Some(disk) => disk,
-            None => vmbuild::ops_build(ops, &elf, &dir.file(OPS_CONFIG), &ops_image)?,
+            None => vmbuild::ops_build(ops, &elf, &config_path, &secrets, &ops_image)?,
         };
         let labels = req.labels();
         let record = VmRecord {
