@@ -220,10 +220,6 @@ impl Podman {
 }
 
 impl Runtime for Podman {
-    fn owns(&self, _name: &str) -> bool {
-        true
-    }
-
     fn list(&self) -> anyhow::Result<Vec<Instance>> {
         let out = self
             .tool
