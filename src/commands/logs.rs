@@ -33,14 +33,18 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
         ))
         .into());
     }
-    let runtimes = world::Runtimes::open(&ctx.config, &format!("{service}/{component}"))?;
+    let runtimes = world::Runtimes::open(ctx, &format!("{service}/{component}"))?;
     let runtime = runtimes.dispatch();
     let opts = LogOptions {
         follow: args.follow,
         tail: args.tail,
         since: args.since.clone(),
     };
-    let code = runtime.logs(&instance_name(&service, &component), &opts)?;
+    let code = runtime.logs(
+        &instance_name(&service, &component),
+        &opts,
+        &mut std::io::stdout().lock(),
+    )?;
     // The tool's own message is already on stderr; its exit code is not
     // mcp's to pass on (podman's 125 would read as something else).
     if code != 0 {

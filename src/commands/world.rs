@@ -3,10 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::Config;
+use super::Ctx;
 use crate::reconcile::Desired;
 use crate::registry::{ComponentRow, DesiredState};
-use crate::runtime::Runtime;
 use crate::runtime::dispatch::Dispatch;
 use crate::runtime::exec::Tool;
 use crate::runtime::podman::Podman;
@@ -15,49 +14,55 @@ use crate::spec::hash::RuntimeSpec;
 use crate::spec::{ServiceSpec, instance_name};
 
 /// The podman runtime; `needed_by` names what needs it in the error.
-pub fn podman(config: &Config, needed_by: &str) -> anyhow::Result<Podman> {
+fn podman(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Podman> {
+    let config = &ctx.config;
+    let tool = podman_tool(ctx, needed_by)?;
+    Ok(Podman::new(tool, config.podman_timeouts))
+}
+
+/// podman, recording its children once the command holds the state lock.
+fn podman_tool(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Tool> {
     let tool = Tool::locate(
         "podman",
-        config.podman.as_deref(),
+        ctx.config.podman.as_deref(),
         needed_by,
-        config.verbose,
+        ctx.config.verbose,
     )?;
-    Ok(Podman::new(tool, config.podman_timeouts))
+    Ok(match ctx.children.get() {
+        Some(children) => tool.recording(children),
+        None => tool,
+    })
 }
 
 /// Owns the runtimes of one command; [`Runtimes::dispatch`] lends the
 /// combined view that the planner and executor use.
 pub struct Runtimes {
     pub podman: Podman,
-    pub vm: Option<Box<dyn Runtime>>,
+    pub vm: Qemu,
 }
 
 impl Runtimes {
-    pub fn open(config: &Config, needed_by: &str) -> anyhow::Result<Self> {
-        let podman = podman(config, needed_by)?;
+    pub fn open(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Self> {
+        let config = &ctx.config;
+        let podman = podman(ctx, needed_by)?;
         // VMs are pulled with podman too; ops and qemu are located when a VM
         // needs them, so `status` and `logs` work without them.
-        let vm_podman = Tool::locate(
-            "podman",
-            config.podman.as_deref(),
-            needed_by,
-            config.verbose,
-        )?;
+        let vm_podman = podman_tool(ctx, needed_by)?;
         Ok(Runtimes {
             podman,
-            vm: Some(Box::new(Qemu::new(
+            vm: Qemu::new(
                 &config.state_dir,
                 vm_podman,
                 config.unikernel.clone(),
                 config.verbose,
-            ))),
+            ),
         })
     }
 
     pub fn dispatch(&self) -> Dispatch<'_> {
         Dispatch {
             container: &self.podman,
-            vm: self.vm.as_deref(),
+            vm: &self.vm,
         }
     }
 }

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use super::children::Children;
+
 /// An external tool at a resolved path.
 #[derive(Debug, Clone)]
 pub struct Tool {
@@ -23,6 +25,8 @@ pub struct Tool {
     pub path: PathBuf,
     /// Print each command line on stderr before running it (`-v`).
     pub trace: bool,
+    /// Where running children are recorded (see [`super::children`]).
+    pub children: Children,
 }
 
 /// What a command printed, for callers that need both streams.
@@ -96,7 +100,18 @@ impl Tool {
                 )
             })?,
         };
-        Ok(Tool { name, path, trace })
+        Ok(Tool {
+            name,
+            path,
+            trace,
+            children: Children::default(),
+        })
+    }
+
+    /// The same tool, recording its children in `children`.
+    pub fn recording(mut self, children: &Children) -> Self {
+        self.children = children.clone();
+        self
     }
 
     /// The command line as shown in traces and errors. Environment values
@@ -217,7 +232,7 @@ impl Tool {
             .start()
             .with_context(|| format!("starting `{line}`"))?;
         let pids = handle.pids();
-        pids.iter().copied().for_each(super::children::started);
+        pids.iter().for_each(|p| self.children.started(*p));
         // A timeout too large to add to now (e.g. from a huge config value)
         // means no timeout, never a panic.
         let waited = match Instant::now().checked_add(timeout) {
@@ -228,14 +243,14 @@ impl Tool {
             Some(out) => out.clone(),
             None => {
                 let _ = handle.kill();
-                pids.iter().copied().for_each(super::children::finished);
+                pids.iter().for_each(|p| self.children.finished(*p));
                 anyhow::bail!(
                     "`{line}` did not finish within {}s and was killed",
                     timeout.as_secs()
                 );
             }
         };
-        pids.iter().copied().for_each(super::children::finished);
+        pids.iter().for_each(|p| self.children.finished(*p));
         Ok(Captured {
             stdout: read_all(&stdout).with_context(|| format!("reading the output of `{line}`"))?,
             stderr: read_all(&stderr).with_context(|| format!("reading the errors of `{line}`"))?,
@@ -274,38 +289,65 @@ impl Tool {
         Ok(child.id())
     }
 
-    /// Runs with stdout and stderr passed through (for `logs`), with no
-    /// timeout when `follow` is set, since following ends only on interrupt.
-    pub fn stream<I, S>(&self, args: I, timeout: Option<Duration>) -> anyhow::Result<i32>
+    /// Runs with stdout copied to `out` and stderr passed through (for
+    /// `logs`), with no timeout when `timeout` is `None`, since following
+    /// ends only on interrupt. A reader of `out` that went away ends it.
+    pub fn stream<I, S>(
+        &self,
+        args: I,
+        timeout: Option<Duration>,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32>
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
+        use std::sync::atomic::{AtomicBool, Ordering};
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let line = self.announce(&args);
-        let handle = duct::cmd(&self.path, &args)
+        let reader = duct::cmd(&self.path, &args)
             .stdin_null()
             .unchecked()
-            .start()
+            .reader()
             .with_context(|| format!("starting `{line}`"))?;
-        let output = match timeout {
-            None => handle
-                .wait()
-                .with_context(|| format!("waiting for `{line}`"))?,
-            Some(t) => match Instant::now()
-                .checked_add(t)
-                .map_or_else(|| handle.wait().map(Some), |d| handle.wait_deadline(d))?
-            {
-                Some(out) => out,
-                None => {
-                    let _ = handle.kill();
-                    anyhow::bail!(
-                        "`{line}` did not finish within {}s and was killed",
-                        t.as_secs()
-                    );
-                }
-            },
-        };
-        Ok(output.status.code().unwrap_or(1))
+        let done = AtomicBool::new(false);
+        let timed_out = AtomicBool::new(false);
+        let copied = std::thread::scope(|scope| {
+            if let Some(limit) = timeout {
+                let (reader, done, timed_out) = (&reader, &done, &timed_out);
+                scope.spawn(move || {
+                    // Too far to add to now: no deadline, never a panic.
+                    let deadline = Instant::now().checked_add(limit);
+                    while !done.load(Ordering::Relaxed) {
+                        if deadline.is_some_and(|d| Instant::now() >= d) {
+                            timed_out.store(true, Ordering::Relaxed);
+                            let _ = reader.kill();
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                });
+            }
+            let copied = std::io::copy(&mut &reader, out).and_then(|_| out.flush());
+            done.store(true, Ordering::Relaxed);
+            copied
+        });
+        if timed_out.load(Ordering::Relaxed) {
+            anyhow::bail!(
+                "`{line}` did not finish within {}s and was killed",
+                timeout.unwrap_or_default().as_secs()
+            );
+        }
+        match copied {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                let _ = reader.kill();
+                return Ok(0);
+            }
+            other => other.with_context(|| format!("copying the output of `{line}`"))?,
+        }
+        let output = reader
+            .try_wait()
+            .with_context(|| format!("waiting for `{line}`"))?;
+        Ok(output.and_then(|o| o.status.code()).unwrap_or(1))
     }
 }

@@ -10,26 +10,9 @@ use serde::Deserialize;
 
 use super::exec::Tool;
 use super::*;
-use crate::cli::PullPolicy;
+use crate::model::PullPolicy;
 
-/// Limits on how long one podman call may take; past them the call is
-/// killed and the error names it, so a hung podman never hangs cron.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// Every call that does not pull.
-    pub call: Duration,
-    /// Pulls, and creations (which may pull first).
-    pub pull: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            call: Duration::from_secs(120),
-            pull: Duration::from_secs(900),
-        }
-    }
-}
+pub use crate::model::Timeouts;
 
 pub struct Podman {
     tool: Tool,
@@ -175,10 +158,6 @@ impl Podman {
 }
 
 impl Runtime for Podman {
-    fn owns(&self, _name: &str) -> bool {
-        true
-    }
-
     fn list(&self) -> anyhow::Result<Vec<Instance>> {
         let out = self
             .tool
@@ -316,7 +295,26 @@ impl Runtime for Podman {
         Ok(Some(parse_state(status, code)))
     }
 
-    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
+    fn describe(&self, name: &str, component: &str) -> anyhow::Result<toml::Value> {
+        let inspect = self.inspect_container(name)?;
+        let image = inspect["ImageName"]
+            .as_str()
+            .or(inspect["Config"]["Image"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        // Without the image's own config, its env and command are kept too.
+        let image_config = self
+            .inspect_image(&image)
+            .unwrap_or(serde_json::Value::Null);
+        super::describe::component_table(component, &inspect, &image_config)
+    }
+
+    fn logs(
+        &self,
+        name: &str,
+        opts: &LogOptions,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32> {
         let mut args: Vec<OsString> = vec!["logs".into()];
         if opts.follow {
             args.push("--follow".into());
@@ -331,7 +329,7 @@ impl Runtime for Podman {
         }
         args.push(name.into());
         let timeout = (!opts.follow).then_some(self.timeouts.call);
-        self.tool.stream(args, timeout)
+        self.tool.stream(args, timeout, out)
     }
 }
 

@@ -105,6 +105,7 @@ pub fn print(
     since: Option<i64>,
     follow: bool,
     alive: &dyn Fn() -> bool,
+    out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let mut file = match File::open(log) {
         Ok(f) => f,
@@ -115,7 +116,6 @@ pub fn print(
     file.read_to_end(&mut bytes)
         .with_context(|| format!("reading {}", log.display()))?;
     let text = String::from_utf8_lossy(&bytes);
-    let mut out = std::io::stdout().lock();
     for line in select(&text, tail, since) {
         writeln!(out, "{line}")?;
     }
