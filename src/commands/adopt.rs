@@ -88,6 +88,8 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
         kept: BTreeSet::new(),
         observed: &observed,
         scope: None,
+        known: BTreeSet::new(),
+        prune: false,
     };
     let intent = Intent::Adopt {
         instances: chosen.iter().map(|i| i.name.clone()).collect(),

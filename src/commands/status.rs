@@ -1,7 +1,8 @@
 //! `mcp status`: desired against observed state, one row per component,
 //! with the reasons for any drift. One podman call, no lock, no writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -30,6 +31,10 @@ pub struct ComponentStatus {
     /// The image the last rollout replaced, kept for a manual rollback.
     pub previous_image: Option<String>,
     pub uptime_seconds: Option<i64>,
+    /// The service's file is gone: `sync --prune` would remove it.
+    pub file_gone: bool,
+    /// Labelled by mcp, yet neither declared nor in the registry.
+    pub orphaned: bool,
     pub drift: Vec<String>,
 }
 
@@ -51,8 +56,16 @@ pub fn collect(
     registry: &Registry,
     observed: &[Instance],
     scope: &[String],
+    services_dir: &Path,
 ) -> anyhow::Result<Vec<ComponentStatus>> {
     let rows = registry.components()?;
+    let from_file: BTreeSet<String> = registry
+        .services()?
+        .into_iter()
+        .filter(|s| s.origin == "file")
+        .map(|s| s.name)
+        .collect();
+    let has_file = |service: &str| services_dir.join(format!("{service}.toml")).is_file();
     let by_name: BTreeMap<&str, &Instance> =
         observed.iter().map(|i| (i.name.as_str(), i)).collect();
     let in_scope = |s: &str| scope.is_empty() || scope.iter().any(|n| n == s);
@@ -70,6 +83,10 @@ pub fn collect(
             deployed_hash: r.deployed_hash.as_deref(),
         };
         let mut reasons: Vec<String> = drift(&want, inst).iter().map(|d| d.reason()).collect();
+        let file_gone = from_file.contains(&r.service) && !has_file(&r.service);
+        if file_gone {
+            reasons.push("service file is gone (sync --prune removes it)".into());
+        }
         for suffix in [NEXT_SUFFIX, PREV_SUFFIX] {
             let aside = format!("{name}{suffix}");
             if by_name.contains_key(aside.as_str()) {
@@ -96,19 +113,28 @@ pub fn collect(
                 .filter(|i| i.state == State::Running)
                 .and_then(|i| i.started_at)
                 .map(|t| (now - t).max(0)),
+            file_gone,
+            orphaned: false,
             drift: reasons,
         });
     }
     for inst in observed.iter().filter(|i| !seen.contains(&i.name)) {
-        let (service, component, reason) = match inst.managed_identity() {
-            Some((s, c)) => (
+        let (service, component, reason, orphaned) = match inst.managed_identity() {
+            Some((s, c)) if has_file(s) => (
                 s.to_string(),
                 c.to_string(),
                 "not declared (sync removes it)",
+                false,
+            ),
+            Some((s, c)) => (
+                s.to_string(),
+                c.to_string(),
+                "orphaned: no service file and not in the registry (sync --prune removes it)",
+                true,
             ),
             None => {
                 let (s, c) = crate::reconcile::plan::split_instance_name(&inst.name);
-                (s, c, "untracked (sync or adopt records it)")
+                (s, c, "untracked (sync or adopt records it)", false)
             }
         };
         if !in_scope(&service) {
@@ -127,6 +153,8 @@ pub fn collect(
             image_id: Some(inst.image_id.clone()).filter(|id| !id.is_empty()),
             previous_image: None,
             uptime_seconds: None,
+            file_gone: false,
+            orphaned,
             drift: vec![reason.into()],
         });
     }
@@ -138,7 +166,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
     let runtimes = world::Runtimes::open(ctx, "status")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
-    let status = collect(&registry, &observed, &args.names)?;
+    let status = collect(&registry, &observed, &args.names, &ctx.config.services_dir)?;
     super::names::check_known(
         &args.names,
         &ctx.config.services_dir,

@@ -108,6 +108,13 @@ pub fn kept(specs: &[ServiceSpec], rows: &[ComponentRow], pruning: bool) -> BTre
         .collect()
 }
 
+/// The instance names of registry rows.
+pub fn known(rows: &[ComponentRow]) -> BTreeSet<String> {
+    rows.iter()
+        .map(|r| instance_name(&r.service, &r.name))
+        .collect()
+}
+
 /// Parses `SERVICE` or `SERVICE/COMPONENT`.
 pub fn parse_target(target: &str) -> (String, Option<String>) {
     match target.split_once('/') {

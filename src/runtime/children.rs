@@ -64,8 +64,7 @@ impl Children {
             .filter(|g| group_alive(*g))
             .collect();
         let deadline = Instant::now().checked_add(patience);
-        while left.iter().any(|g| group_alive(*g)) && deadline.is_none_or(|d| Instant::now() < d)
-        {
+        while left.iter().any(|g| group_alive(*g)) && deadline.is_none_or(|d| Instant::now() < d) {
             sleep(Duration::from_millis(100));
         }
         let ledger = Ledger {
