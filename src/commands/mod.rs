@@ -1,6 +1,7 @@
 //! One file per subcommand: load, plan, apply, print.
 
 mod adopt;
+mod adopt_spec;
 mod completions;
 mod control;
 mod deploy;

@@ -291,3 +291,162 @@ fn unknown_names_and_bad_values_are_usage_errors() {
     let out = host.mcp(["logs", "web/web"]).expect_code(1);
     assert!(out.stderr.contains("no such container"), "{out}");
 }
+
+fn names(host: &Host) -> Vec<String> {
+    let out = host
+        .podman(["ps", "-a", "--format", "{{.Names}}"])
+        .success();
+    let mut names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_lost_registry_with_the_files_gone_removes_nothing_and_reports_orphans() {
+    let host = Host::new();
+    let (p1, p2) = (host.free_port(), host.free_port());
+    host.write_service("alpha", &web(&host, "v1", p1, ""));
+    host.write_service("beta", &web(&host, "v1", p2, ""));
+    host.mcp(["sync"]).success();
+    // The registry is lost and the files are gone (an unmounted services dir).
+    for f in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{f}", host.db_path().display()));
+    }
+    host.remove_service("alpha");
+    host.remove_service("beta");
+    let out = host.mcp(["sync"]).success();
+    assert!(
+        out.stderr.contains("alpha-web") && out.stderr.contains("--prune"),
+        "{out}"
+    );
+    assert_eq!(names(&host), ["alpha-web", "beta-web"]);
+    host.assert_serves(p1, "v1");
+    host.assert_serves(p2, "v1");
+    let json = host.mcp(["--json", "sync"]).success().json();
+    let orphans: Vec<&str> = json["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(orphans, ["alpha", "beta"]);
+    let status = host.mcp(["--json", "status"]).success().json();
+    let comps = status["components"].as_array().unwrap();
+    assert_eq!(comps.len(), 2, "{status}");
+    for c in comps {
+        assert_eq!(c["orphaned"], true, "{c}");
+        assert!(c["drift"][0].as_str().unwrap().contains("orphaned"), "{c}");
+    }
+    host.mcp(["status"]).success().stdout_has("orphaned");
+
+    host.mcp(["sync", "--prune"]).success();
+    assert!(names(&host).is_empty(), "{:?}", names(&host));
+    assert_eq!(host.curl_once(p1), None);
+}
+
+#[test]
+fn status_marks_a_service_whose_file_is_gone() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("gone", &web(&host, "v1", port, ""));
+    host.mcp(["sync"]).success();
+    host.remove_service("gone");
+    host.mcp(["sync"]).success();
+    let status = host.mcp(["--json", "status"]).success().json();
+    let c = &status["components"][0];
+    assert_eq!(c["file_gone"], true, "{status}");
+    assert!(
+        c["drift"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d.as_str().unwrap().contains("file is gone")),
+        "{status}"
+    );
+    host.mcp(["status"]).success().stdout_has("file is gone");
+    host.mcp(["status", "--check"]).expect_code(3);
+    host.assert_serves(port, "v1");
+}
+
+#[test]
+fn a_hand_made_container_with_a_declared_name_is_never_touched() {
+    let host = Host::new();
+    let (p_api, p_db) = (host.free_port(), host.free_port());
+    host.podman([
+        "run",
+        "-d",
+        "--name",
+        "web-api",
+        "-p",
+        &format!("127.0.0.1:{p_api}:8080"),
+        &host.image("v1"),
+    ])
+    .success();
+    let id_before = host
+        .podman(["inspect", "--format", "{{.Id}}", "web-api"])
+        .success();
+    let file = format!(
+        "[[components]]\nname = \"api\"\nimage = \"{}\"\nrestart = \"no\"\nports = [\"127.0.0.1:{p_api}:8080\"]\n\n[[components]]\nname = \"db\"\nimage = \"{}\"\nrestart = \"no\"\nports = [\"127.0.0.1:{p_db}:8080\"]\n",
+        host.image("v1"),
+        host.image("v2")
+    );
+    host.write_service("web", &file);
+    for args in [vec!["sync"], vec!["deploy", "web"]] {
+        host.mcp(&args)
+            .expect_code(1)
+            .stderr_has("web-api exists but mcp did not create it")
+            .stderr_has("mcp adopt web-api --write-spec");
+    }
+    // The other component converged; the hand-made one is the same container.
+    host.assert_serves(p_db, "v2");
+    host.assert_serves(p_api, "v1");
+    let id_after = host
+        .podman(["inspect", "--format", "{{.Id}}", "web-api"])
+        .success();
+    assert_eq!(id_before.out(), id_after.out());
+
+    let adopted = host.mcp(["adopt", "web-api", "--write-spec"]).success();
+    let sync = host.mcp(["--json", "sync"]).success().json();
+    assert_eq!(sync["changed"], false, "{adopted}\n{sync}");
+    host.mcp(["sync"]).success().stdout_has("no changes");
+    let id_after = host
+        .podman(["inspect", "--format", "{{.Id}}", "web-api"])
+        .success();
+    assert_eq!(id_before.out(), id_after.out());
+    host.assert_serves(p_api, "v1");
+}
+
+#[test]
+fn adopt_write_spec_takes_over_an_ignored_container_and_keeps_its_env_private() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.podman([
+        "run",
+        "-d",
+        "--name",
+        "tools-box",
+        "--env",
+        "API_TOKEN=s3cret-adopted",
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        &host.image("v1"),
+    ])
+    .success();
+    // sync records the untracked container as `ignore` itself.
+    host.mcp(["sync"]).success();
+    let status = host.mcp(["--json", "status"]).success().json();
+    assert_eq!(status["components"][0]["desired"], "ignore", "{status}");
+
+    let out = host.mcp(["adopt", "tools-box", "--write-spec"]).success();
+    assert!(out.stdout.contains("mode 0600"), "{out}");
+    let file = host.services_dir().join("tools.toml");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(fs::read_to_string(&file).unwrap().contains("s3cret-adopted"));
+    let status = host.mcp(["--json", "status"]).success().json();
+    assert_eq!(status["components"][0]["desired"], "running", "{status}");
+    let sync = host.mcp(["--json", "sync"]).success().json();
+    assert_eq!(sync["changed"], false, "{sync}");
+    host.assert_serves(port, "v1");
+}
