@@ -56,5 +56,25 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> anyhow::Result<u8> {
         ],
         &rows,
     ));
+    // The evidence of failed rollouts: the failed instance is gone, so this
+    // is the only record of why it failed.
+    for e in &events {
+        let Some(ev) = &e.evidence else { continue };
+        let status = ev
+            .exit_code
+            .map_or("had not exited".to_string(), |c| format!("exited with {c}"));
+        ctx.out.line(&format!(
+            "\n{} {}/{}: {} {status}; its last {} log line{}:",
+            e.at,
+            e.service,
+            e.component.as_deref().unwrap_or("-"),
+            ev.instance,
+            ev.log.len(),
+            if ev.log.len() == 1 { "" } else { "s" }
+        ));
+        for line in &ev.log {
+            ctx.out.line(&format!("  | {line}"));
+        }
+    }
     Ok(exit::SUCCESS)
 }

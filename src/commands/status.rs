@@ -35,6 +35,9 @@ pub struct ComponentStatus {
     pub file_gone: bool,
     /// Labelled by mcp, yet neither declared nor in the registry.
     pub orphaned: bool,
+    /// Restarts by the engine's restart policy, when it looks like a crash
+    /// loop (exited, or up for less than a minute).
+    pub restarts: Option<u64>,
     pub drift: Vec<String>,
 }
 
@@ -57,6 +60,7 @@ pub fn collect(
     observed: &[Instance],
     scope: &[String],
     services_dir: &Path,
+    restarts: &BTreeMap<String, u64>,
 ) -> anyhow::Result<Vec<ComponentStatus>> {
     let rows = registry.components()?;
     let from_file: BTreeSet<String> = registry
@@ -83,6 +87,15 @@ pub fn collect(
             deployed_hash: r.deployed_hash.as_deref(),
         };
         let mut reasons: Vec<String> = drift(&want, inst).iter().map(|d| d.reason()).collect();
+        let restarted = restarts.get(&name).copied().filter(|n| *n > 0);
+        if let Some(n) = restarted
+            && r.desired == DesiredState::Running
+        {
+            reasons.push(format!(
+                "crash loop: restarted {n} time{} by its restart policy",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
         let file_gone = from_file.contains(&r.service) && !has_file(&r.service);
         if file_gone {
             reasons.push("service file is gone (sync --prune removes it)".into());
@@ -115,6 +128,7 @@ pub fn collect(
                 .map(|t| (now - t).max(0)),
             file_gone,
             orphaned: false,
+            restarts: restarted,
             drift: reasons,
         });
     }
@@ -155,6 +169,7 @@ pub fn collect(
             uptime_seconds: None,
             file_gone: false,
             orphaned,
+            restarts: None,
             drift: vec![reason.into()],
         });
     }
@@ -166,7 +181,14 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
     let runtimes = world::Runtimes::open(ctx, "status")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
-    let status = collect(&registry, &observed, &args.names, &ctx.config.services_dir)?;
+    let restarts = runtime.restart_counts(&crash_suspects(&observed))?;
+    let status = collect(
+        &registry,
+        &observed,
+        &args.names,
+        &ctx.config.services_dir,
+        &restarts,
+    )?;
     super::names::check_known(
         &args.names,
         &ctx.config.services_dir,
@@ -231,4 +253,25 @@ pub fn human_duration(secs: i64) -> String {
         s if s < 86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
         s => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
     }
+}
+
+/// How long an instance must have been up for restarts to be history
+/// rather than a crash loop.
+const STABLE_AFTER_SECS: i64 = 60;
+
+/// Instances that may be crash-looping: exited, or up for less than
+/// [`STABLE_AFTER_SECS`]. Only these cost a second podman call, so a
+/// converged host's status stays one listing call.
+fn crash_suspects(observed: &[Instance]) -> Vec<String> {
+    let now = now();
+    observed
+        .iter()
+        .filter(|i| i.runtime == "container")
+        .filter(|i| match i.state {
+            State::Exited(_) => true,
+            State::Running => i.started_at.is_some_and(|t| now - t < STABLE_AFTER_SECS),
+            _ => false,
+        })
+        .map(|i| i.name.clone())
+        .collect()
 }

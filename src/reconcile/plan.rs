@@ -96,6 +96,8 @@ pub enum ActionKind {
     /// Put back the previous instance of an interrupted replacement.
     Restore,
     Adopt,
+    /// Resume a paused instance.
+    Resume,
 }
 
 impl ActionKind {
@@ -109,6 +111,7 @@ impl ActionKind {
             ActionKind::Remove => "remove",
             ActionKind::Restore => "restore",
             ActionKind::Adopt => "adopt",
+            ActionKind::Resume => "resume",
         }
     }
 }
@@ -430,6 +433,19 @@ fn converge(input: &PlanInput<'_>) -> Plan {
                 Drift::RunningButStopped => {
                     actions.push(act(ActionKind::Stop, &name, "service is inactive".into()))
                 }
+                Drift::Paused if !restored => {
+                    actions.push(act(ActionKind::Resume, &name, dr.reason()))
+                }
+                // An interrupted `podman stop` leaves `stopping`, which podman
+                // refuses to start: finish the stop, then start.
+                Drift::Unknown(state) if !restored && state == "stopping" => actions.push(
+                    act(
+                        ActionKind::Restart,
+                        &name,
+                        "left stopping by an interrupted stop".into(),
+                    )
+                    .with(Detail::StopFirst),
+                ),
                 _ => {}
             }
         }

@@ -271,7 +271,7 @@ fn apply_model(
                 let d = d.expect("create has a spec");
                 world.insert(a.instance.clone(), created_from(d, State::Running));
             }
-            ActionKind::Start | ActionKind::Restart => {
+            ActionKind::Start | ActionKind::Restart | ActionKind::Resume => {
                 if let Some(i) = world.get_mut(&a.instance) {
                     i.state = State::Running;
                 }
@@ -457,4 +457,29 @@ fn a_label_less_container_holding_a_declared_name_is_refused_never_replaced() {
         ..input
     };
     assert!(plan(&Intent::Converge, &input).actions.is_empty());
+}
+
+#[test]
+fn paused_and_stopping_instances_have_a_way_back() {
+    let web = service("web", "r:5000/web:v1", &[], "always");
+    let d = desired(&web, DesiredState::Running);
+    let paused = created_from(&d, State::Paused);
+    let p = plan_of(vec![d.clone()], &[paused]);
+    assert_eq!(
+        p,
+        vec![(ActionKind::Resume, "web-app".into(), "paused".into())]
+    );
+    let stopping = created_from(&d, State::Other("stopping".into()));
+    let input = PlanInput {
+        desired: vec![d],
+        kept: BTreeSet::new(),
+        observed: std::slice::from_ref(&stopping),
+        scope: None,
+        known: BTreeSet::new(),
+        prune: false,
+    };
+    let p = plan(&Intent::Converge, &input);
+    assert_eq!(p.actions.len(), 1);
+    assert_eq!(p.actions[0].action, ActionKind::Restart);
+    assert_eq!(p.actions[0].detail, Detail::StopFirst);
 }

@@ -44,9 +44,12 @@ pub fn replace(
     }
     let mut swap = Swap::default();
     let swapped = (|| -> anyhow::Result<()> {
-        if old_running {
-            runtime.stop(&name, STOP_TIMEOUT)?;
-            swap.old_stopped = true;
+        if old.is_some() {
+            // Out of service whatever its state (paused, stopping, between
+            // two crashes) and restart policy: a policy must never revive
+            // it under its .prev name and take the port back.
+            runtime.retire(&name, STOP_TIMEOUT)?;
+            swap.old_stopped = old_running;
         }
         if old.is_some() {
             runtime.rename(&name, &prev)?;
@@ -61,6 +64,12 @@ pub fn replace(
         // The next sync removes a .prev left here if this removal fails.
         runtime.remove(&prev)?;
         return Ok(());
+    };
+    // Keep the evidence before the rollback removes the failed instance.
+    let failed = if swap.new_in_place { &name } else { &next };
+    let why = match runtime.evidence(failed) {
+        Some(evidence) => why.context(evidence),
+        None => why,
     };
     if old.is_none() {
         return Err(why.context(format!("the new {name} failed")));

@@ -62,6 +62,9 @@ pub const MIGRATIONS: &[&str] = &[
         outcome   TEXT NOT NULL
     );
     CREATE INDEX events_by_service ON events(service, id);",
+    // 2: why a rollout failed (exit code, last log lines), kept as JSON
+    // because the rollback removes the failed instance.
+    "ALTER TABLE events ADD COLUMN evidence TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -73,6 +73,14 @@ pub fn parse_ps(json: &str) -> anyhow::Result<Vec<Instance>> {
 }
 
 impl Podman {
+    pub(super) fn tool(&self) -> &Tool {
+        &self.tool
+    }
+
+    pub(super) fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
     pub fn new(tool: Tool, timeouts: Timeouts) -> Self {
         Podman { tool, timeouts }
     }
@@ -293,6 +301,25 @@ impl Runtime for Podman {
         let status = parts.next().unwrap_or_default();
         let code = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
         Ok(Some(parse_state(status, code)))
+    }
+
+    fn resume(&self, name: &str) -> anyhow::Result<()> {
+        self.unpause(name)
+    }
+
+    fn retire(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
+        self.retire_container(name, timeout)
+    }
+
+    fn restart_counts(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+        self.restart_counts_of(names)
+    }
+
+    fn evidence(&self, name: &str) -> Option<super::evidence::Evidence> {
+        self.evidence_of(name)
     }
 
     fn describe(&self, name: &str, component: &str) -> anyhow::Result<toml::Value> {

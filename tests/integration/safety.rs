@@ -443,10 +443,159 @@ fn adopt_write_spec_takes_over_an_ignored_container_and_keeps_its_env_private() 
     use std::os::unix::fs::PermissionsExt;
     let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    assert!(fs::read_to_string(&file).unwrap().contains("s3cret-adopted"));
+    assert!(
+        fs::read_to_string(&file)
+            .unwrap()
+            .contains("s3cret-adopted")
+    );
     let status = host.mcp(["--json", "status"]).success().json();
     assert_eq!(status["components"][0]["desired"], "running", "{status}");
     let sync = host.mcp(["--json", "sync"]).success().json();
     assert_eq!(sync["changed"], false, "{sync}");
     host.assert_serves(port, "v1");
+}
+
+/// A web component under `restart = "always"` that exits at once with 1
+/// while `<dir>/crash-<tag>` exists, and otherwise serves.
+fn crashable(host: &Host, tag: &str, port: u16, dir: &Path) -> String {
+    format!(
+        "[[components]]\nname = \"web\"\nimage = \"{}\"\nrestart = \"always\"\nports = [\"127.0.0.1:{port}:8080\"]\nvolumes = [\"{}:/data:ro\"]\ncmd = [\"sh\", \"-c\", \"if [ -f /data/crash-{tag} ]; then exit 1; fi; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]\n\n[components.health]\ntcp = {port}\ntimeout = \"30s\"\n",
+        host.image(tag),
+        dir.display()
+    )
+}
+
+fn restart_count(host: &Host, name: &str) -> u64 {
+    host.podman(["inspect", "--format", "{{.RestartCount}}", name])
+        .out()
+        .parse()
+        .unwrap_or(0)
+}
+
+fn crash_loop(host: &Host, dir: &Path, tag: &str, name: &str) {
+    fs::write(dir.join(format!("crash-{tag}")), "").unwrap();
+    let before = restart_count(host, name);
+    // The app ends by itself (not by a user's stop or kill, which podman's
+    // restart policy respects): the policy revives it into the crash.
+    // (exec itself ends with the container: its exit code says nothing.)
+    host.podman(["exec", name, "kill", "-TERM", "1"]);
+    assert!(
+        wait_for(Duration::from_secs(60), || restart_count(host, name)
+            >= before + 2),
+        "{name} is not crash-looping"
+    );
+}
+
+#[test]
+fn deploy_replaces_a_crash_looping_container_every_time() {
+    let host = Host::new();
+    let port = host.free_port();
+    let dir = host.root().join("data");
+    fs::create_dir(&dir).unwrap();
+    host.write_service("loop", &crashable(&host, "v1", port, &dir));
+    host.mcp(["deploy", "loop"]).success();
+    host.assert_serves(port, "v1");
+
+    let mut tag = "v1";
+    for round in 0..10 {
+        crash_loop(&host, &dir, tag, "loop-web");
+        if round == 0 {
+            // status shows a crash loop as drift, and sync copes with it.
+            let status = host.mcp(["--json", "status"]).success().json();
+            let c = &status["components"][0];
+            let drift: Vec<&str> = c["drift"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|d| d.as_str())
+                .collect();
+            assert!(drift.iter().any(|d| d.contains("crash loop")), "{status}");
+            host.mcp(["status", "--check"]).expect_code(3);
+            host.mcp(["sync"]).success();
+        }
+        let next = if tag == "v1" { "v2" } else { "v1" };
+        host.write_service("loop", &crashable(&host, next, port, &dir));
+        let out = host.mcp(["deploy", "loop"]);
+        assert_eq!(out.code, 0, "round {round}: {out}");
+        host.assert_serves(port, next);
+        fs::remove_file(dir.join(format!("crash-{tag}"))).unwrap();
+        // The old one never comes back to take the port.
+        assert_eq!(names(&host), ["loop-web"], "round {round}");
+        tag = next;
+    }
+}
+
+#[test]
+fn paused_and_stopping_containers_are_brought_back() {
+    let host = Host::new();
+    let (p1, p2) = (host.free_port(), host.free_port());
+    host.write_service("pau", &web(&host, "v1", p1, ""));
+    let stubborn = "cmd = [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]";
+    host.write_service("stu", &web(&host, "v1", p2, stubborn));
+    host.mcp(["sync"]).success();
+    host.podman(["pause", "pau-web"]).success();
+    // A `podman stop` whose output pipe lost its reader dies half-way and
+    // leaves the container `stopping`, which podman refuses to start.
+    let mut cmd = host.command("sh");
+    cmd.args(["-c", "podman stop --time 2 stu-web 2>&1 | head -c0; true"]);
+    host.run(cmd);
+    assert!(
+        wait_for(Duration::from_secs(30), || container_state(
+            &host, "stu-web"
+        ) == "stopping"),
+        "could not leave stu-web stopping: {}",
+        container_state(&host, "stu-web")
+    );
+    assert_eq!(container_state(&host, "pau-web"), "paused");
+    let out = host.mcp(["--json", "sync"]).success().json();
+    let actions: Vec<(String, String)> = out["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["service"].as_str().unwrap().to_string(),
+                a["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(actions.contains(&("pau".into(), "resume".into())), "{out}");
+    assert!(actions.contains(&("stu".into(), "restart".into())), "{out}");
+    host.assert_serves(p1, "v1");
+    host.assert_serves(p2, "v1");
+    host.mcp(["sync"]).success().stdout_has("no changes");
+}
+
+#[test]
+fn a_failed_rollout_keeps_its_exit_code_and_last_log_lines() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("ev", &web(&host, "v1", port, ""));
+    host.mcp(["sync"]).success();
+    host.write_service("ev", &web(&host, "broken", port, ""));
+    let out = host.mcp(["deploy", "ev"]).expect_code(1);
+    assert!(out.stderr.contains("exited with 3"), "{out}");
+    host.assert_serves(port, "v1");
+    let history = host.mcp(["--json", "history"]).success().json();
+    let evidence = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e.get("evidence"))
+        .unwrap_or_else(|| panic!("no evidence in {history}"));
+    assert_eq!(evidence["exit_code"], 3, "{evidence}");
+    let log: Vec<&str> = evidence["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        log.iter().any(|l| l.contains("fatal: no configuration")),
+        "{evidence}"
+    );
+    host.mcp(["history"])
+        .success()
+        .stdout_has("exited with 3")
+        .stdout_has("fatal: no configuration");
 }
