@@ -493,6 +493,8 @@ fn converge(input: &PlanInput<'_>) -> Plan {
             None => {}
         }
     }
+    // A listing's order is podman's: sort for stable reports.
+    orphans.sort_by(|a, b| a.instance.cmp(&b.instance));
     Plan { actions, orphans }
 }
 

@@ -48,8 +48,10 @@ pub fn replace(
             // Out of service whatever its state (paused, stopping, between
             // two crashes) and restart policy: a policy must never revive
             // it under its .prev name and take the port back.
-            runtime.retire(&name, STOP_TIMEOUT)?;
+            // Marked first: a retire that fails half-way may have stopped
+            // it, and starting a running one again is harmless.
             swap.old_stopped = old_running;
+            runtime.retire(&name, STOP_TIMEOUT)?;
         }
         if old.is_some() {
             runtime.rename(&name, &prev)?;

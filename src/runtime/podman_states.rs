@@ -69,9 +69,14 @@ impl Podman {
                 "paused" => self.unpause(name)?,
                 _ => {}
             }
-            // A stop may race the engine's own restart; the loop looks again.
+            // A stop may race the engine's own restart (podman then finds
+            // the state improper): the loop looks again. Any other failure
+            // is the caller's to see.
             if let Err(e) = super::Runtime::stop(self, name, timeout) {
                 last = format!("{e:#}");
+                if !last.contains("state improper") {
+                    return Err(e);
+                }
             }
             std::thread::sleep(Duration::from_millis(100));
         }
