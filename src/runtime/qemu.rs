@@ -465,6 +465,21 @@ impl Runtime for Qemu {
         Ok(Some(self.instance(name, true).state))
     }
 
+    fn evidence(&self, name: &str) -> Option<super::evidence::Evidence> {
+        let dir = self.dir(name);
+        if !dir.exists() {
+            return None;
+        }
+        let serial = fs::read(dir.file(SERIAL_LOG)).unwrap_or_default();
+        let code = dir.exit_status().map(guest_exit_code);
+        Some(super::evidence::Evidence::new(
+            name,
+            code,
+            &String::from_utf8_lossy(&serial),
+            "",
+        ))
+    }
+
     fn logs(
         &self,
         name: &str,
