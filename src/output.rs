@@ -70,6 +70,13 @@ impl Output {
     pub fn line(&self, text: &str) {
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
+
+    /// Verbose trace of an external command, on stderr.
+    pub fn trace(&self, text: &str) {
+        if self.verbose {
+            eprintln!("+ {text}");
+        }
+    }
 }
 
 /// Columns separated by two spaces, padded to the widest cell; the last

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use super::Ctx;
 use crate::reconcile::Desired;
 use crate::registry::{ComponentRow, DesiredState};
+use crate::runtime::Runtime;
 use crate::runtime::dispatch::Dispatch;
 use crate::runtime::exec::Tool;
 use crate::runtime::podman::Podman;
@@ -38,7 +39,7 @@ fn podman_tool(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Tool> {
 /// combined view that the planner and executor use.
 pub struct Runtimes {
     pub podman: Podman,
-    pub vm: Qemu,
+    pub vm: Option<Box<dyn Runtime>>,
 }
 
 impl Runtimes {
@@ -50,19 +51,19 @@ impl Runtimes {
         let vm_podman = podman_tool(ctx, needed_by)?;
         Ok(Runtimes {
             podman,
-            vm: Qemu::new(
+            vm: Some(Box::new(Qemu::new(
                 &config.state_dir,
                 vm_podman,
                 config.unikernel.clone(),
                 config.verbose,
-            ),
+            ))),
         })
     }
 
     pub fn dispatch(&self) -> Dispatch<'_> {
         Dispatch {
             container: &self.podman,
-            vm: &self.vm,
+            vm: self.vm.as_deref(),
         }
     }
 }

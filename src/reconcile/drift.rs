@@ -44,6 +44,11 @@ impl Drift {
             Drift::RunningButStopped => "running but desired stopped".into(),
         }
     }
+
+    /// Whether fixing this drift needs a new instance.
+    pub fn needs_recreate(&self) -> bool {
+        matches!(self, Drift::ImageChanged { .. } | Drift::SpecChanged)
+    }
 }
 
 /// `image v1 -> v2` when only the tag moved, full references otherwise.

@@ -102,6 +102,10 @@ impl Runtime for Fake {
         Ok(self.lock().instances.values().cloned().collect())
     }
 
+    fn owns(&self, name: &str) -> bool {
+        self.lock().instances.contains_key(name)
+    }
+
     fn pull(&self, image: &str, _policy: PullPolicy) -> anyhow::Result<Option<String>> {
         drop(self.call(format!("pull {image}"))?);
         Ok(Some(format!("id-{image}")))

@@ -70,22 +70,17 @@ pub struct LogOptions {
 pub trait Runtime: Sync {
     /// Every instance, from one listing call.
     fn list(&self) -> anyhow::Result<Vec<Instance>>;
+    /// Whether an instance of this name belongs to this runtime.
+    fn owns(&self, name: &str) -> bool;
     /// Checks, before anything is stopped, that `req` can be created here
     /// (tools present); the error names the tool and the component.
     fn preflight(&self, _req: &CreateRequest<'_>) -> anyhow::Result<()> {
         Ok(())
     }
     /// Pulls according to `policy`; returns the local image id when known.
-    /// Images are podman's for every runtime, so only the container runtime
-    /// (which [`dispatch::Dispatch`] asks) pulls.
-    fn pull(&self, image: &str, _policy: PullPolicy) -> anyhow::Result<Option<String>> {
-        anyhow::bail!("internal: {image} must be pulled through the container runtime")
-    }
-    /// Makes sure a network exists, creating it if needed; runtimes without
-    /// networks (VMs use user-mode networking) have nothing to do.
-    fn ensure_network(&self, _network: &str) -> anyhow::Result<()> {
-        Ok(())
-    }
+    fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>>;
+    /// Makes sure a network exists, creating it if needed.
+    fn ensure_network(&self, network: &str) -> anyhow::Result<()>;
     /// Creates an instance without starting it.
     fn create(&self, req: &CreateRequest<'_>) -> anyhow::Result<()>;
     /// Creates and starts an instance.

@@ -166,6 +166,10 @@ impl Podman {
 }
 
 impl Runtime for Podman {
+    fn owns(&self, _name: &str) -> bool {
+        true
+    }
+
     fn list(&self) -> anyhow::Result<Vec<Instance>> {
         let out = self
             .tool

@@ -20,7 +20,7 @@ use super::qemu_argv::{HostKvm, Machine, choose_machine, qemu_args};
 use super::qmp::Qmp;
 use super::vmstate::*;
 use super::*;
-use crate::model::VmSettings;
+use crate::model::{PullPolicy, VmSettings};
 
 /// Waits for qemu, then records its exit status (see the module docs). It
 /// writes relative to its working directory, the VM's state directory,
@@ -53,11 +53,6 @@ impl Qemu {
             config,
             trace,
         }
-    }
-
-    /// Whether a VM of this name exists (its state directory does).
-    pub fn has(&self, name: &str) -> bool {
-        self.dir(name).exists()
     }
 
     fn dir(&self, name: &str) -> VmDir {
@@ -310,10 +305,27 @@ impl Runtime for Qemu {
         Ok(names.iter().map(|n| self.instance(n, false)).collect())
     }
 
+    fn owns(&self, name: &str) -> bool {
+        self.dir(name).exists()
+    }
+
     fn preflight(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
         let needed_by = format!("{}/{}", req.service, req.spec.name);
         self.ops(&needed_by)?;
         self.qemu(&needed_by)?;
+        Ok(())
+    }
+
+    fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>> {
+        if policy == PullPolicy::Always {
+            self.podman
+                .run(["pull", "--quiet", image], Duration::from_secs(900))
+                .with_context(|| format!("pulling {image}"))?;
+        }
+        Ok(Some(vmbuild::ensure_image(&self.podman, image)?.id))
+    }
+
+    fn ensure_network(&self, _network: &str) -> anyhow::Result<()> {
         Ok(())
     }
 
