@@ -6,12 +6,19 @@ use crate::exit;
 use crate::registry::Registry;
 
 pub fn run(ctx: &Ctx, args: &HistoryArgs) -> anyhow::Result<u8> {
-    let registry = Registry::open(&ctx.config.db)?;
-    let events = registry.events(args.service.as_deref(), args.limit)?;
+    // Read-only: a missing registry is reported, never created.
+    let registry = Registry::open_existing(&ctx.config.db)?;
+    let events = match &registry {
+        Some(r) => r.events(args.service.as_deref(), args.limit)?,
+        None => Vec::new(),
+    };
     if let Some(service) = &args.service
         && events.is_empty()
     {
-        let rows = registry.components()?;
+        let rows = match &registry {
+            Some(r) => r.components()?,
+            None => Vec::new(),
+        };
         super::names::check_known(
             std::slice::from_ref(service),
             &ctx.config.services_dir,
@@ -25,7 +32,13 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> anyhow::Result<u8> {
     }
     if events.is_empty() {
         if !ctx.out.quiet {
-            ctx.out.line("no events");
+            match registry {
+                Some(_) => ctx.out.line("no events"),
+                None => ctx.out.line(&format!(
+                    "no events: there is no registry yet at {} (mcp sync creates it)",
+                    ctx.config.db.display()
+                )),
+            }
         }
         return Ok(exit::SUCCESS);
     }

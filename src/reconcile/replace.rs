@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::apply::STOP_TIMEOUT;
+use super::apply::stop_grace;
 use super::health::wait_healthy;
 use super::plan::Desired;
 use crate::runtime::{CreateRequest, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
@@ -51,7 +51,7 @@ pub fn replace(
             // Marked first: a retire that fails half-way may have stopped
             // it, and starting a running one again is harmless.
             swap.old_stopped = old_running;
-            runtime.retire(&name, STOP_TIMEOUT)?;
+            runtime.retire(&name, stop_grace(Some(d)))?;
         }
         if old.is_some() {
             runtime.rename(&name, &prev)?;

@@ -62,7 +62,13 @@ pub const MIGRATIONS: &[&str] = &[
         outcome   TEXT NOT NULL
     );
     CREATE INDEX events_by_service ON events(service, id);",
-    // 2: why a rollout failed (exit code, last log lines), kept as JSON
+    // 2: the registry digest of the image each component was deployed from,
+    // and every manifest digest podman knows for that image (one image may
+    // have been pulled through several manifests), so `mcp update` can tell
+    // whether its tag has moved since.
+    "ALTER TABLE components ADD COLUMN image_digest TEXT;
+    ALTER TABLE components ADD COLUMN image_digests TEXT NOT NULL DEFAULT '[]';",
+    // 3: why a rollout failed (exit code, last log lines), kept as JSON
     // because the rollback removes the failed instance.
     "ALTER TABLE events ADD COLUMN evidence TEXT;",
 ];
