@@ -86,6 +86,18 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> anyhow::Result<u8> {
             if ev.log.len() == 1 { "" } else { "s" }
         ));
         for line in &ev.log {
+            // A container's output may hold terminal escapes: show them inert.
+            let line: String = line
+                .chars()
+                .flat_map(|c| {
+                    let escaped: Vec<char> = if c.is_control() && c != '\t' {
+                        c.escape_default().collect()
+                    } else {
+                        vec![c]
+                    };
+                    escaped
+                })
+                .collect();
             ctx.out.line(&format!("  | {line}"));
         }
     }
