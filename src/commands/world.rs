@@ -18,11 +18,7 @@ use crate::spec::{ServiceSpec, instance_name};
 fn podman(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Podman> {
     let config = &ctx.config;
     let tool = podman_tool(ctx, needed_by)?;
-    Ok(Podman::new(
-        tool,
-        config.podman_timeouts,
-        config.state_dir.join("tmp"),
-    ))
+    Ok(Podman::new(tool, config.podman_timeouts))
 }
 
 /// podman, recording its children once the command holds the state lock.
@@ -110,6 +106,13 @@ pub fn kept(specs: &[ServiceSpec], rows: &[ComponentRow], pruning: bool) -> BTre
                 .filter(|r| r.desired == DesiredState::Ignore)
                 .map(|r| instance_name(&r.service, &r.name)),
         )
+        .collect()
+}
+
+/// The instance names of registry rows.
+pub fn known(rows: &[ComponentRow]) -> BTreeSet<String> {
+    rows.iter()
+        .map(|r| instance_name(&r.service, &r.name))
         .collect()
 }
 

@@ -148,6 +148,7 @@ pub fn arrange(plan: Plan, desired: &[Desired<'_>]) -> Plan {
     if graph.is_empty() {
         return plan;
     }
+    let orphans = plan.orphans;
     let mut keys: Vec<Key> = Vec::new();
     let mut groups: BTreeMap<Key, Vec<Action>> = BTreeMap::new();
     for a in plan.actions {
@@ -182,7 +183,7 @@ pub fn arrange(plan: Plan, desired: &[Desired<'_>]) -> Plan {
             actions.push(a);
         }
     }
-    Plan { actions }
+    Plan { actions, orphans }
 }
 
 /// `service/component`, as shown to people.

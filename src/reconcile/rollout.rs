@@ -151,6 +151,11 @@ fn trial(
         match result {
             Ok(()) => return Ok(()),
             Err(e) => {
+                // Keep the evidence before the trial is removed.
+                let e = match runtime.evidence(next) {
+                    Some(evidence) => e.context(evidence),
+                    None => e,
+                };
                 let _ = runtime.remove(next);
                 if attempt < SIDE_PORT_ATTEMPTS && port_taken(&e) {
                     continue;
@@ -249,8 +254,10 @@ fn start_first(
         // From here until the new one listens, the ports answer nothing. A
         // stop that fails half-way may have stopped it: the rollback starts
         // it either way (starting a running container is a no-op).
+        // Out of service for good, whatever its restart policy: a policy
+        // must never revive it under its .prev name and take the port back.
         sw.old_stopped = true;
-        runtime.stop(&prev, d.spec.stop_timeout)?;
+        runtime.retire(&prev, d.spec.stop_timeout)?;
         runtime.start(&name)?;
         wait_healthy(runtime, &name, d.spec, settle)
     })();
@@ -258,6 +265,12 @@ fn start_first(
         // The next sync removes a .prev left here if this removal fails.
         runtime.remove(&prev)?;
         return Ok(());
+    };
+    // Keep the evidence before the rollback removes the failed instance.
+    let failed = if sw.new_in_place { &name } else { &next };
+    let why = match runtime.evidence(failed) {
+        Some(evidence) => why.context(evidence),
+        None => why,
     };
     let rollback = (|| -> anyhow::Result<()> {
         runtime.remove(if sw.new_in_place { &name } else { &next })?;
@@ -295,7 +308,7 @@ fn keep_trial(
         let _ = runtime.rename(prev, name);
         return Err(e);
     }
-    runtime.stop(prev, d.spec.stop_timeout)?;
+    runtime.retire(prev, d.spec.stop_timeout)?;
     // The next sync removes a .prev left here if this removal fails.
     runtime.remove(prev)
 }

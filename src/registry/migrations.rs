@@ -68,6 +68,9 @@ pub const MIGRATIONS: &[&str] = &[
     // whether its tag has moved since.
     "ALTER TABLE components ADD COLUMN image_digest TEXT;
     ALTER TABLE components ADD COLUMN image_digests TEXT NOT NULL DEFAULT '[]';",
+    // 3: why a rollout failed (exit code, last log lines), kept as JSON
+    // because the rollback removes the failed instance.
+    "ALTER TABLE events ADD COLUMN evidence TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@ mod operator;
 mod registry_sync;
 mod requires;
 mod rollout;
+mod safety;
 mod shim;
 mod smoke;
 mod terminal;
