@@ -40,7 +40,8 @@ fn a_failing_health_cmd_rolls_the_deploy_back_and_a_passing_one_lets_it_through(
     host.mcp(["deploy", "web"])
         .expect_code(1)
         .stderr_has("`sh -c echo not ready; exit 3` exited 3: not ready")
-        .stderr_has("previous version was put back");
+        // start-first: the check ran in the trial; the old one was never stopped.
+        .stderr_has("kept serving untouched");
     host.assert_serves(port, "v1");
     let table = host
         .mcp(["status", "--health", "--check"])
