@@ -93,11 +93,13 @@ fn kill_9_during_the_stop_of_a_sigterm_ignoring_container_then_sync_converges() 
     host.write_service("stubborn", &web(&host, "v2", port, stubborn));
     let mut mcp = spawn_mcp(&host, &["sync"]);
     let mut stop = None;
+    // start-first: the new version passed its trial, the old one was set
+    // aside as .prev while still serving, and is stopped under that name.
     let found = wait_for(Duration::from_secs(120), || {
-        stop = child_running(mcp.id(), &["stop", "stubborn-web"]);
+        stop = child_running(mcp.id(), &["stop", "stubborn-web.prev"]);
         stop.is_some()
     });
-    assert!(found, "mcp never ran `podman stop stubborn-web`");
+    assert!(found, "mcp never ran `podman stop stubborn-web.prev`");
     mcp.kill().unwrap(); // SIGKILL
     mcp.wait().unwrap();
     let stop = stop.unwrap();
