@@ -36,6 +36,10 @@ struct Done {
     component: String,
     action: &'static str,
     outcome: String,
+    /// Whether anything was done (`already stopped` is not a change): with
+    /// `-q` only changes and failures are printed.
+    #[serde(skip)]
+    changed: bool,
 }
 
 /// Registry rows named by `SERVICE` or `SERVICE/COMPONENT` targets.
@@ -140,7 +144,12 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
             };
             registry.set_observed(&r.service, &r.name, observed)?;
         }
-        if let Some(s) = specs.iter().find(|s| s.name == r.service) {
+        let changed = !matches!(result, Ok("already stopped" | "already running"));
+        if let Some(s) = specs
+            .iter()
+            .find(|s| s.name == r.service)
+            .filter(|_| changed || !ctx.out.quiet)
+        {
             if verb == Verb::Stop && s.active {
                 notes.push(format!(
                     "{} says active = true: the next sync starts {}/{} again (set active = false to keep it stopped)",
@@ -162,6 +171,7 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
             component: r.name.clone(),
             action: verb.as_str(),
             outcome,
+            changed,
         });
     }
 
@@ -171,6 +181,7 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
     } else {
         let rows: Vec<Vec<String>> = done
             .iter()
+            .filter(|d| d.changed || !ctx.out.quiet)
             .map(|d| {
                 vec![
                     format!("{}/{}", d.service, d.component),
@@ -179,8 +190,10 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
                 ]
             })
             .collect();
-        ctx.out
-            .line(&ctx.out.table(&["COMPONENT", "ACTION", "OUTCOME"], &rows));
+        if !rows.is_empty() {
+            ctx.out
+                .line(&ctx.out.table(&["COMPONENT", "ACTION", "OUTCOME"], &rows));
+        }
         for n in &notes {
             eprintln!("note: {n}");
         }

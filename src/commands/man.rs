@@ -45,7 +45,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
 const FILES: &[(&str, &str)] = &[
     (
         "/etc/mcp/mcp.toml",
-        "Configuration file as root (else $XDG_CONFIG_HOME/mcp/mcp.toml). Keys: services, db, state_dir, lock_wait; [podman] path; [unikernel] ops, qemu, accel (auto|kvm|tcg), cpu.",
+        "Configuration file as root (else $XDG_CONFIG_HOME/mcp/mcp.toml). Keys: services, db, state_dir, lock_wait (default 2m); [podman] path, timeout (limit of each podman call, default 2m), pull_timeout (limit of a pull, default 15m); [unikernel] ops, qemu, accel (auto|kvm|tcg), cpu.",
     ),
     (
         "/etc/mcp/services/*.toml",
@@ -77,6 +77,9 @@ pub fn page_names() -> Vec<String> {
 pub fn render(command: Option<&str>) -> anyhow::Result<Vec<u8>> {
     let mut root = Cli::command();
     root.build();
+    // clap's `help` subcommand has no page of its own: listing it would
+    // point readers at a `mcp-help(1)` that does not exist.
+    root = root.mut_subcommand("help", |h| h.hide(true));
     let (cmd, main_page) = match command {
         None => (root, true),
         Some(name) => {

@@ -47,6 +47,13 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Seconds since a running instance started, tracked or not.
+fn uptime(inst: Option<&Instance>, now: i64) -> Option<i64> {
+    inst.filter(|i| i.state == State::Running)
+        .and_then(|i| i.started_at)
+        .map(|t| (now - t).max(0))
+}
+
 pub fn collect(
     registry: &Registry,
     observed: &[Instance],
@@ -92,10 +99,7 @@ pub fn collect(
             image,
             image_id: r.image_id.clone(),
             previous_image: r.previous_image.clone(),
-            uptime_seconds: inst
-                .filter(|i| i.state == State::Running)
-                .and_then(|i| i.started_at)
-                .map(|t| (now - t).max(0)),
+            uptime_seconds: uptime(inst, now),
             drift: reasons,
         });
     }
@@ -126,7 +130,7 @@ pub fn collect(
             version: image_version(inst.spec_image()),
             image_id: Some(inst.image_id.clone()).filter(|id| !id.is_empty()),
             previous_image: None,
-            uptime_seconds: None,
+            uptime_seconds: uptime(Some(inst), now),
             drift: vec![reason.into()],
         });
     }

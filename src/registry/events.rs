@@ -4,6 +4,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::Registry;
+use crate::runtime::vmstate::proc_start_ticks;
 
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
@@ -55,10 +56,12 @@ impl Registry {
             [],
         )?;
         let mut ids = Vec::with_capacity(events.len());
+        let run = Run::current();
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO events (command, service, component, action, detail, outcome)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending')",
+                "INSERT INTO events (command, service, component, action, detail, outcome,
+                    run_pid, run_start)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7)",
             )?;
             for e in events {
                 stmt.execute(params![
@@ -66,7 +69,9 @@ impl Registry {
                     e.service,
                     e.component,
                     e.action,
-                    e.detail
+                    e.detail,
+                    run.map(|r| r.pid),
+                    run.map(|r| r.start as i64),
                 ])?;
                 ids.push(tx.last_insert_rowid());
             }
@@ -84,14 +89,30 @@ impl Registry {
         Ok(())
     }
 
-    /// Newest first; `service` filters, `limit` bounds the count.
+    /// Newest first; `service` filters, `limit` bounds the count. A
+    /// `pending` event whose run is gone reads `interrupted` (the stored row
+    /// is left for the next mutating run to settle: reading takes no lock).
     pub fn events(&self, service: Option<&str>, limit: usize) -> anyhow::Result<Vec<Event>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, at, command, service, component, action, detail, outcome FROM events
+            "SELECT id, at, command, service, component, action, detail, outcome,
+                run_pid, run_start FROM events
              WHERE ?1 IS NULL OR service = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt
             .query_map(params![service, limit as i64], |r| {
+                let run = match (r.get::<_, Option<u32>>(8)?, r.get::<_, Option<i64>>(9)?) {
+                    (Some(pid), Some(start)) => Some(Run {
+                        pid,
+                        start: start as u64,
+                    }),
+                    _ => None,
+                };
+                let mut outcome: String = r.get(7)?;
+                // Events written before runs were recorded have no owner to
+                // check; they stay pending until the next run marks them.
+                if outcome == "pending" && run.is_some_and(|run| !run.alive()) {
+                    outcome = "interrupted".into();
+                }
                 Ok(Event {
                     id: r.get(0)?,
                     at: r.get(1)?,
@@ -100,10 +121,74 @@ impl Registry {
                     component: r.get(4)?,
                     action: r.get(5)?,
                     detail: r.get(6)?,
-                    outcome: r.get(7)?,
+                    outcome,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+}
+
+/// The mcp process that owns pending events: a pid alone could be reused by
+/// another process after the run died, so its start time is kept with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    pid: u32,
+    /// Field 22 of `/proc/<pid>/stat`: clock ticks after boot.
+    start: u64,
+}
+
+impl Run {
+    fn current() -> Option<Run> {
+        let pid = std::process::id();
+        let start = proc_start_ticks(pid)?;
+        Some(Run { pid, start })
+    }
+
+    fn alive(self) -> bool {
+        proc_start_ticks(self.pid) == Some(self.start)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(reg: &mut Registry) -> i64 {
+        reg.begin_events(&[NewEvent {
+            command: "sync",
+            service: "web",
+            component: Some("api"),
+            action: "create",
+            detail: "missing",
+            outcome: "pending",
+        }])
+        .unwrap()[0]
+    }
+
+    #[test]
+    fn pending_events_of_a_live_run_stay_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(&dir.path().join("r.db")).unwrap();
+        pending(&mut reg);
+        assert_eq!(reg.events(None, 10).unwrap()[0].outcome, "pending");
+    }
+
+    #[test]
+    fn pending_events_of_a_dead_run_read_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(&dir.path().join("r.db")).unwrap();
+        let id = pending(&mut reg);
+        // Same pid, another start time: the pid was reused, the run is gone.
+        reg.conn
+            .execute(
+                "UPDATE events SET run_start = run_start + 1 WHERE id = ?1",
+                [id],
+            )
+            .unwrap();
+        assert_eq!(reg.events(None, 10).unwrap()[0].outcome, "interrupted");
+        // A finished event keeps its outcome whatever became of its run.
+        reg.finish_event(id, "ok").unwrap();
+        assert_eq!(reg.events(None, 10).unwrap()[0].outcome, "ok");
     }
 }

@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[&str] = &[
         outcome   TEXT NOT NULL
     );
     CREATE INDEX events_by_service ON events(service, id);",
+    // 2: the run that owns a pending event (pid and its start time in clock
+    // ticks since boot), so `history` reads an event of a dead run as
+    // interrupted at once instead of `pending` until the next run.
+    "ALTER TABLE events ADD COLUMN run_pid INTEGER;
+    ALTER TABLE events ADD COLUMN run_start INTEGER;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
