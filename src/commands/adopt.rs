@@ -25,6 +25,10 @@ struct Adopted {
     component: String,
     image: String,
     spec_file: Option<String>,
+    /// What the container has that a service file cannot say, so the spec
+    /// written for it would not recreate it exactly (empty: faithful).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    not_expressed: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
@@ -97,6 +101,7 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
             component,
             image: inst.image.clone(),
             spec_file: None,
+            not_expressed: Vec::new(),
         });
     }
 
@@ -126,6 +131,16 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
             &ctx.out
                 .table(&["CONTAINER", "ADOPTED AS", "IMAGE", "SPEC FILE"], &rows),
         );
+    }
+    if !ctx.out.json {
+        for a in adopted.iter().filter(|a| !a.not_expressed.is_empty()) {
+            eprintln!(
+                "note: {} cannot say everything about container {}; recreating it from the file loses: {}",
+                a.spec_file.as_deref().unwrap_or("the service file"),
+                a.container,
+                a.not_expressed.join("; ")
+            );
+        }
     }
     Ok(exit::SUCCESS)
 }
@@ -159,11 +174,20 @@ fn write_specs(
             );
         }
         let mut components = Vec::new();
+        let mut header = String::new();
         for &i in &indices {
             let c = &adopted[i];
             let inspect = podman.inspect_container(&c.container)?;
             let image_config = podman.inspect_image(&c.image).unwrap_or(Value::Null);
-            components.push(component_table(&c.component, &inspect, &image_config)?);
+            let (table, lost) = component_table(&c.component, &inspect, &image_config)?;
+            components.push(table);
+            for what in &lost {
+                header.push_str(&format!(
+                    "# not expressed for container {}: {what}\n",
+                    c.container
+                ));
+            }
+            adopted[i].not_expressed = lost;
         }
         let mut doc = toml::Table::new();
         doc.insert(
@@ -171,7 +195,7 @@ fn write_specs(
             "adopted by mcp from running containers".into(),
         );
         doc.insert("components".into(), toml::Value::Array(components));
-        let text = toml::to_string(&doc).context("rendering the service file")?;
+        let text = header + &toml::to_string(&doc).context("rendering the service file")?;
         fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
 
         // Validate what was written against everything else before recording it.
@@ -214,9 +238,15 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 /// One `[[components]]` table from `podman container inspect`, leaving out
-/// what the image itself provides (its environment and default command).
-fn component_table(name: &str, c: &Value, image: &Value) -> anyhow::Result<toml::Value> {
+/// what the image itself provides (its environment and default command),
+/// and what the container has that a service file cannot express.
+fn component_table(
+    name: &str,
+    c: &Value,
+    image: &Value,
+) -> anyhow::Result<(toml::Value, Vec<String>)> {
     let mut t = toml::Table::new();
+    let mut lost = Vec::new();
     t.insert("name".into(), name.into());
     let image_name = c["ImageName"]
         .as_str()
@@ -280,13 +310,13 @@ fn component_table(name: &str, c: &Value, image: &Value) -> anyhow::Result<toml:
     if !volumes.is_empty() {
         t.insert("volumes".into(), toml::Value::Array(volumes));
     }
-    let cmd = strings(&c["Config"]["Cmd"]);
-    if !cmd.is_empty() && cmd != strings(&image["Config"]["Cmd"]) {
+    if let Some(cmd) = command(c, image, &mut lost) {
         t.insert(
             "cmd".into(),
             toml::Value::Array(cmd.into_iter().map(Into::into).collect()),
         );
     }
+    lost.extend(inexpressible(c, image));
     let image_env: BTreeSet<String> = strings(&image["Config"]["Env"]).into_iter().collect();
     let mut env = toml::Table::new();
     for kv in strings(&c["Config"]["Env"]) {
@@ -319,5 +349,125 @@ fn component_table(name: &str, c: &Value, image: &Value) -> anyhow::Result<toml:
             toml::Value::Integer((nano / 1_000_000_000) as i64),
         );
     }
-    Ok(toml::Value::Table(t))
+    Ok((toml::Value::Table(t), lost))
+}
+
+/// The `cmd` that makes mcp run what the container runs, if it differs from
+/// the image's default. The process's argv (`Path` and `Args`) is what runs,
+/// whatever mix of `--entrypoint` and arguments started it: with an image
+/// that has no entrypoint, that whole argv is the `cmd`; with one that has,
+/// the argv must start with it, else (`--entrypoint` replaced it) no `cmd`
+/// can say it and that is named.
+fn command(c: &Value, image: &Value, lost: &mut Vec<String>) -> Option<Vec<String>> {
+    let path = c["Path"].as_str().filter(|p| !p.is_empty());
+    let argv: Vec<String> = match path {
+        Some(p) => std::iter::once(p.to_string())
+            .chain(strings(&c["Args"]))
+            .collect(),
+        // Older inspect output: fall back to the configured command.
+        None => strings(&c["Config"]["Cmd"]),
+    };
+    let image_entrypoint = strings(&image["Config"]["Entrypoint"]);
+    let image_cmd = strings(&image["Config"]["Cmd"]);
+    let args = match argv.strip_prefix(image_entrypoint.as_slice()) {
+        Some(rest) => rest.to_vec(),
+        None => {
+            lost.push(format!(
+                "entrypoint: it runs `{}` in place of the image's entrypoint `{}` (a service file has no entrypoint key)",
+                argv.join(" "),
+                image_entrypoint.join(" ")
+            ));
+            return None;
+        }
+    };
+    (!args.is_empty() && args != image_cmd).then_some(args)
+}
+
+/// Settings of the container that no service file key expresses.
+fn inexpressible(c: &Value, image: &Value) -> Vec<String> {
+    let mut lost = Vec::new();
+    let host = &c["HostConfig"];
+    let workdir = c["Config"]["WorkingDir"].as_str().unwrap_or_default();
+    let image_workdir = image["Config"]["WorkingDir"].as_str().unwrap_or("/");
+    if !workdir.is_empty()
+        && workdir != image_workdir
+        && !(workdir == "/" && image_workdir.is_empty())
+    {
+        lost.push(format!("working directory {workdir}"));
+    }
+    if host["Privileged"].as_bool() == Some(true) {
+        lost.push("--privileged".into());
+    }
+    let caps = strings(&host["CapAdd"]);
+    if !caps.is_empty() {
+        lost.push(format!("added capabilities {}", caps.join(", ")));
+    }
+    if host["Devices"].as_array().is_some_and(|d| !d.is_empty()) {
+        lost.push("devices".into());
+    }
+    if host["ReadonlyRootfs"].as_bool() == Some(true) {
+        lost.push("--read-only".into());
+    }
+    if c["Pod"].as_str().is_some_and(|p| !p.is_empty()) {
+        lost.push("membership of a pod".into());
+    }
+    let tmpfs: Vec<&str> = c["Mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["Type"].as_str() == Some("tmpfs"))
+        .filter_map(|m| m["Destination"].as_str())
+        .collect();
+    if !tmpfs.is_empty() {
+        lost.push(format!("tmpfs mounts {}", tmpfs.join(", ")));
+    }
+    let networks: Vec<&String> = c["NetworkSettings"]["Networks"]
+        .as_object()
+        .map(|n| n.keys().filter(|k| k.as_str() != "podman").collect())
+        .unwrap_or_default();
+    if networks.len() > 1 {
+        lost.push(format!(
+            "networks beyond the first ({})",
+            networks[1..]
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let Some(mem) = host["Memory"]
+        .as_u64()
+        .filter(|m| *m > 0 && m % (1024 * 1024) != 0)
+    {
+        lost.push(format!("memory limit of {mem} bytes (not whole MiB)"));
+    }
+    if let Some(nano) = host["NanoCpus"]
+        .as_u64()
+        .filter(|n| *n > 0 && n % 1_000_000_000 != 0)
+    {
+        lost.push(format!(
+            "a CPU limit of {} CPUs (not whole)",
+            nano as f64 / 1e9
+        ));
+    }
+    let image_labels = image["Config"]["Labels"].as_object();
+    let own_labels: Vec<&String> = c["Config"]["Labels"]
+        .as_object()
+        .map(|l| {
+            l.keys()
+                .filter(|k| image_labels.is_none_or(|il| !il.contains_key(*k)))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !own_labels.is_empty() {
+        lost.push(format!(
+            "labels {}",
+            own_labels
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    lost
 }

@@ -30,6 +30,7 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
         follow: args.follow,
         tail: args.tail,
         since: args.since.clone(),
+        json_component: ctx.out.json.then(|| format!("{service}/{component}")),
     };
     let code = runtime.logs(&instance_name(&service, &component), &opts)?;
     Ok(u8::try_from(code).unwrap_or(crate::exit::FAILED))

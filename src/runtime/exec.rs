@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::logjson::Stream;
+
 /// An external tool at a resolved path.
 #[derive(Debug, Clone)]
 pub struct Tool {
@@ -170,6 +172,95 @@ impl Tool {
             .spawn()
             .with_context(|| format!("starting `{line}`"))?;
         Ok(child.id())
+    }
+
+    /// Runs with stdout and stderr read line by line (for `logs --json`):
+    /// each line, without its line break, goes to `on_line` with the stream
+    /// it came from, in the order lines arrive. Returns the exit code.
+    pub fn lines<I, S>(
+        &self,
+        args: I,
+        timeout: Option<Duration>,
+        on_line: &mut dyn FnMut(Stream, &str) -> anyhow::Result<()>,
+    ) -> anyhow::Result<i32>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        use std::sync::mpsc::{RecvTimeoutError, channel};
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let line = self.announce(&args);
+        let mut child = std::process::Command::new(&self.path)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting `{line}`"))?;
+        let (tx, rx) = channel::<(Stream, Vec<u8>)>();
+        let pipes: [(Stream, Option<Box<dyn std::io::Read + Send>>); 2] = [
+            (
+                Stream::Stdout,
+                child
+                    .stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            ),
+            (
+                Stream::Stderr,
+                child
+                    .stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            ),
+        ];
+        for (stream, pipe) in pipes {
+            let Some(pipe) = pipe else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(pipe);
+                loop {
+                    let mut buf = Vec::new();
+                    match reader.read_until(b'\n', &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if tx.send((stream, buf)).is_err() => break,
+                        Ok(_) => {}
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let result = loop {
+            let got = match deadline {
+                Some(d) => rx.recv_timeout(d.saturating_duration_since(std::time::Instant::now())),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match got {
+                Ok((stream, bytes)) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    if let Err(e) = on_line(stream, text.trim_end_matches(['\n', '\r'])) {
+                        break Err(e);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break Ok(()),
+                Err(RecvTimeoutError::Timeout) => {
+                    break Err(anyhow::anyhow!(
+                        "`{line}` did not finish within {}s and was killed",
+                        timeout.unwrap_or_default().as_secs()
+                    ));
+                }
+            }
+        };
+        if result.is_err() {
+            let _ = child.kill();
+        }
+        let status = child
+            .wait()
+            .with_context(|| format!("waiting for `{line}`"))?;
+        result.map(|()| status.code().unwrap_or(1))
     }
 
     /// Runs with stdout and stderr passed through (for `logs`), with no

@@ -3,6 +3,7 @@
 pub mod children;
 pub mod dispatch;
 pub mod exec;
+pub mod logjson;
 pub mod ops;
 pub mod podman;
 pub mod qemu;
@@ -119,6 +120,9 @@ pub struct LogOptions {
     pub follow: bool,
     pub tail: Option<u64>,
     pub since: Option<String>,
+    /// Print JSON lines ([`logjson`]) naming this component instead of the
+    /// raw log.
+    pub json_component: Option<String>,
 }
 
 /// Everything mcp asks of a runtime. Implementations run every external

@@ -12,6 +12,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use super::exec::Tool;
+use super::logjson;
 use super::*;
 use crate::cli::PullPolicy;
 
@@ -391,9 +392,44 @@ impl Runtime for Podman {
             args.push("--since".into());
             args.push(s.into());
         }
-        args.push(name.into());
         let timeout = (!opts.follow).then_some(self.timeouts.call);
-        self.tool.stream(args, timeout)
+        let Some(component) = &opts.json_component else {
+            args.push(name.into());
+            return self.tool.stream(args, timeout);
+        };
+        args.push("--timestamps".into());
+        args.push(name.into());
+        let mut out = std::io::stdout().lock();
+        let mut emit = |stream, text: &str| {
+            let (time, line) = logjson::split_podman_timestamp(text);
+            logjson::emit(
+                &mut out,
+                &logjson::LogLine {
+                    time: time.map(str::to_string),
+                    stream,
+                    line,
+                    component,
+                },
+            )
+        };
+        if opts.follow {
+            return self.tool.lines(args, timeout, &mut emit);
+        }
+        // stdout and stderr arrive through two pipes: put a finished log
+        // back in time order (stable, so equal times keep their order).
+        let mut all: Vec<(logjson::Stream, String)> = Vec::new();
+        let code = self.tool.lines(args, timeout, &mut |stream, text| {
+            all.push((stream, text.to_string()));
+            Ok(())
+        })?;
+        all.sort_by(|a, b| {
+            let time = |t: &str| logjson::split_podman_timestamp(t).0.map(str::to_string);
+            time(&a.1).cmp(&time(&b.1))
+        });
+        for (stream, text) in &all {
+            emit(*stream, text)?;
+        }
+        Ok(code)
     }
 }
 

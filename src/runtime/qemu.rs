@@ -475,7 +475,14 @@ impl Runtime for Qemu {
         }
         let since = opts.since.as_deref().map(vmlogs::parse_since).transpose()?;
         let alive = || dir.live_pid().is_some();
-        vmlogs::print(&dir.file(SERIAL_LOG), opts.tail, since, opts.follow, &alive)?;
+        vmlogs::print(
+            &dir.file(SERIAL_LOG),
+            opts.tail,
+            since,
+            opts.follow,
+            &alive,
+            opts.json_component.as_deref(),
+        )?;
         Ok(0)
     }
 }
