@@ -2,7 +2,7 @@
 //! run; each runs in its own transaction together with the version bump.
 
 use anyhow::Context;
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 /// Append only: never edit a migration that has shipped.
 pub const MIGRATIONS: &[&str] = &[
@@ -70,23 +70,29 @@ pub const MIGRATIONS: &[&str] = &[
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let current: usize = conn
-        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
-        .context("reading the registry schema version")?
-        .try_into()
-        .unwrap_or(0);
-    if current > MIGRATIONS.len() {
-        anyhow::bail!(
-            "the registry has schema version {current}, newer than this mcp knows ({}); upgrade mcp",
-            MIGRATIONS.len()
-        );
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
+    // Each step reads the version inside an IMMEDIATE transaction: two mcp
+    // processes opening a fresh registry at once (cron's sync and a
+    // person's status) must not both apply the same migration; the second
+    // waits on the write lock, then finds the work done.
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: usize = tx
+            .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+            .context("reading the registry schema version")?
+            .try_into()
+            .unwrap_or(0);
+        if current > MIGRATIONS.len() {
+            anyhow::bail!(
+                "the registry has schema version {current}, newer than this mcp knows ({}); upgrade mcp",
+                MIGRATIONS.len()
+            );
+        }
+        let Some(sql) = MIGRATIONS.get(current) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)
-            .with_context(|| format!("applying registry migration {}", i + 1))?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            .with_context(|| format!("applying registry migration {}", current + 1))?;
+        tx.pragma_update(None, "user_version", (current + 1) as i64)?;
         tx.commit()?;
     }
-    Ok(())
 }
