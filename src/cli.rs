@@ -130,12 +130,7 @@ pub struct DeployArgs {
     pub jobs: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PullPolicy {
-    Always,
-    Missing,
-    Never,
-}
+pub use crate::model::PullPolicy;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {

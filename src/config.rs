@@ -15,14 +15,7 @@ use crate::cli::GlobalArgs;
 /// enough to ride out a deploy, short enough that cron runs do not pile up.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(120);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Accel {
-    #[default]
-    Auto,
-    Kvm,
-    Tcg,
-}
+pub use crate::model::{Accel, VmSettings as UnikernelSection};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,16 +38,6 @@ struct PodmanSection {
     pull_timeout: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UnikernelSection {
-    pub ops: Option<PathBuf>,
-    pub qemu: Option<PathBuf>,
-    #[serde(default)]
-    pub accel: Accel,
-    pub cpu: Option<String>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub services_dir: PathBuf,
@@ -63,7 +46,7 @@ pub struct Config {
     pub lock_wait: Duration,
     /// Configured podman path; `None` means look it up on PATH when needed.
     pub podman: Option<PathBuf>,
-    pub podman_timeouts: crate::runtime::podman::Timeouts,
+    pub podman_timeouts: crate::model::Timeouts,
     pub unikernel: UnikernelSection,
     pub json: bool,
     pub quiet: bool,
@@ -154,8 +137,8 @@ impl Config {
     }
 }
 
-fn podman_timeouts(section: &PodmanSection) -> anyhow::Result<crate::runtime::podman::Timeouts> {
-    let mut t = crate::runtime::podman::Timeouts::default();
+fn podman_timeouts(section: &PodmanSection) -> anyhow::Result<crate::model::Timeouts> {
+    let mut t = crate::model::Timeouts::default();
     let parse = |text: &Option<String>, key: &str| -> anyhow::Result<Option<Duration>> {
         text.as_deref()
             .map(|v| {

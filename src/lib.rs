@@ -6,6 +6,7 @@ pub mod config;
 pub mod duration;
 pub mod exit;
 pub mod lock;
+pub mod model;
 pub mod output;
 pub mod progress;
 pub mod reconcile;

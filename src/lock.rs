@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::exit::LockHeld;
+use crate::runtime::children::Children;
 use crate::timefmt;
 
 const POLL: Duration = Duration::from_millis(100);
@@ -20,6 +21,8 @@ const POLL: Duration = Duration::from_millis(100);
 #[derive(Debug)]
 pub struct StateLock {
     _file: File,
+    /// The ledger of this run's external commands, for the tools it runs.
+    pub children: Children,
 }
 
 /// Takes the lock, waiting up to `wait` for another mcp to release it.
@@ -74,8 +77,11 @@ pub fn acquire(state_dir: &Path, command: &str, wait: Duration) -> anyhow::Resul
     file.write_all(record.as_bytes())
         .with_context(|| format!("recording the lock holder in {}", path.display()))?;
     // A killed predecessor's podman calls may still be finishing: let them.
-    crate::runtime::children::adopt_ledger(state_dir.join("mcp.children"), wait);
-    Ok(StateLock { _file: file })
+    let (children, _) = Children::adopt_ledger(state_dir.join("mcp.children"), wait);
+    Ok(StateLock {
+        _file: file,
+        children,
+    })
 }
 
 fn read_holder(file: &mut File) -> String {

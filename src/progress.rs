@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::reconcile;
+
 pub struct Progress {
     multi: Option<MultiProgress>,
 }
@@ -18,10 +20,6 @@ impl Progress {
         Progress {
             multi: enabled.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
         }
-    }
-
-    pub fn hidden() -> Self {
-        Progress { multi: None }
     }
 
     pub fn line(&self, label: &str, message: &str) -> Line {
@@ -46,5 +44,17 @@ impl Line {
             bar.set_style(style);
             bar.finish_with_message(format!("{} {outcome}", bar.message()));
         }
+    }
+}
+
+impl reconcile::Step for Line {
+    fn finish(&self, outcome: &str) {
+        Line::finish(self, outcome);
+    }
+}
+
+impl reconcile::Progress for Progress {
+    fn step(&self, label: &str, message: &str) -> Box<dyn reconcile::Step + '_> {
+        Box::new(self.line(label, message))
     }
 }

@@ -2,33 +2,19 @@
 //! record the matching desired state, saying when a service file disagrees
 //! (the next sync follows the file).
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
 use super::{Ctx, world};
 use crate::exit::{self, UsageError};
-use crate::reconcile::apply::STOP_TIMEOUT;
-use crate::registry::{ComponentRow, DesiredState, NewEvent, Registry};
-use crate::runtime::{Instance, Runtime, State};
-use crate::spec::{self, instance_name};
+use crate::progress::Progress;
+use crate::reconcile::{self, Detail, Executor, Intent, Outcome, PlanInput};
+use crate::registry::{ComponentRow, DesiredState, Registry};
+use crate::runtime::Runtime;
+use crate::spec;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    Stop,
-    Start,
-    Restart,
-}
-
-impl Verb {
-    fn as_str(self) -> &'static str {
-        match self {
-            Verb::Stop => "stop",
-            Verb::Start => "start",
-            Verb::Restart => "restart",
-        }
-    }
-}
+pub use crate::reconcile::Verb;
 
 #[derive(Serialize)]
 struct Done {
@@ -78,97 +64,90 @@ fn select<'a>(
 
 pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
     let _lock = ctx.lock(verb.as_str())?;
-    let registry = Registry::open(&ctx.config.db)?;
+    let mut registry = Registry::open(&ctx.config.db)?;
     let rows = registry.components()?;
     let chosen = select(&rows, targets)?;
-    let runtimes = world::Runtimes::open(&ctx.config, verb.as_str())?;
+    let runtimes = world::Runtimes::open(ctx, verb.as_str())?;
     let runtime = runtimes.dispatch();
-    let observed: BTreeMap<String, Instance> = runtime
-        .list()?
-        .into_iter()
-        .map(|i| (i.name.clone(), i))
-        .collect();
+    let observed = runtime.list()?;
     // Only for the notes below: a broken file must not block a hands-on stop.
     let specs = spec::load_dir(&ctx.config.services_dir).unwrap_or_default();
+
+    // What is wanted is recorded before anything is done: a run killed half
+    // way leaves the next sync converging towards it.
+    let desired = if verb == Verb::Stop {
+        DesiredState::Stopped
+    } else {
+        DesiredState::Running
+    };
+    for r in &chosen {
+        registry.set_desired(&r.service, &r.name, desired)?;
+    }
+    let input = PlanInput {
+        desired: Vec::new(),
+        kept: BTreeSet::new(),
+        observed: &observed,
+        scope: None,
+    };
+    let intent = Intent::SetState {
+        targets: chosen
+            .iter()
+            .map(|r| (r.service.clone(), r.name.clone()))
+            .collect(),
+        verb,
+    };
+    let plan = reconcile::plan(&intent, &input);
+    let progress = Progress::new(ctx.out.progress());
+    let outcomes = Executor::new(&runtime, &progress, &mut registry, verb.as_str()).apply(
+        &plan,
+        &[],
+        |_, _| {},
+    )?;
 
     let mut done = Vec::new();
     let mut notes = Vec::new();
     let mut failed = Vec::new();
-    for r in chosen {
-        let name = instance_name(&r.service, &r.name);
-        let running = observed
-            .get(&name)
-            .is_some_and(|i| i.state == State::Running);
-        let desired = if verb == Verb::Stop {
-            DesiredState::Stopped
-        } else {
-            DesiredState::Running
+    for (a, o) in plan.actions.iter().zip(&outcomes) {
+        let outcome = match (o, &a.detail) {
+            (Outcome::Ok, Detail::AlreadyDone) if verb == Verb::Stop => "already stopped".into(),
+            (Outcome::Ok, Detail::AlreadyDone) => "already running".into(),
+            (Outcome::Ok, _) => match verb {
+                Verb::Stop => "stopped",
+                Verb::Start => "started",
+                Verb::Restart => "restarted",
+            }
+            .to_string(),
+            (Outcome::Failed(e), _) => format!("failed: {e}"),
+            (Outcome::Skipped, _) => "skipped".into(),
         };
-        registry.set_desired(&r.service, &r.name, desired)?;
-        let result = match (verb, observed.get(&name)) {
-            (_, None) if verb != Verb::Stop => Err(anyhow::anyhow!(
-                "{name} does not exist yet; run mcp sync (or mcp deploy {}) to create it",
-                r.service
-            )),
-            (Verb::Stop, _) if !running => Ok("already stopped"),
-            (Verb::Stop, _) => runtime.stop(&name, STOP_TIMEOUT).map(|()| "stopped"),
-            (Verb::Start, _) if running => Ok("already running"),
-            (Verb::Start, _) => runtime.start(&name).map(|()| "started"),
-            (Verb::Restart, _) => (|| {
-                if running {
-                    runtime.stop(&name, STOP_TIMEOUT)?;
-                }
-                runtime.start(&name)
-            })()
-            .map(|()| "restarted"),
-        };
-        let outcome = match &result {
-            Ok(what) => what.to_string(),
-            Err(e) => format!("failed: {e:#}"),
-        };
-        registry.record_event(&NewEvent {
-            command: verb.as_str(),
-            service: &r.service,
-            component: Some(&r.name),
-            action: verb.as_str(),
-            detail: "by hand",
-            outcome: if result.is_ok() { "ok" } else { &outcome },
-        })?;
-        if result.is_err() {
-            failed.push(format!("{}/{}: {outcome}", r.service, r.name));
-        } else {
-            let observed = if verb == Verb::Stop {
-                "exited"
-            } else {
-                "running"
-            };
-            registry.set_observed(&r.service, &r.name, observed)?;
+        if !matches!(o, Outcome::Ok) {
+            failed.push(format!("{}/{}: {outcome}", a.service, a.component));
         }
-        let changed = !matches!(result, Ok("already stopped" | "already running"));
+        let changed = !matches!((o, &a.detail), (Outcome::Ok, Detail::AlreadyDone));
         if let Some(s) = specs
             .iter()
-            .find(|s| s.name == r.service)
+            .find(|s| s.name == a.service)
             .filter(|_| changed || !ctx.out.quiet)
         {
             if verb == Verb::Stop && s.active {
                 notes.push(format!(
                     "{} says active = true: the next sync starts {}/{} again (set active = false to keep it stopped)",
                     s.file.display(),
-                    r.service,
-                    r.name
+                    a.service,
+                    a.component
                 ));
             } else if verb != Verb::Stop && !s.active {
                 notes.push(format!(
                     "{} says active = false: the next sync stops {}/{} again (set active = true to keep it running)",
                     s.file.display(),
-                    r.service,
-                    r.name
+                    a.service,
+                    a.component
                 ));
             }
         }
         done.push(Done {
-            service: r.service.clone(),
-            component: r.name.clone(),
+            service: a.service.clone(),
+            component: a.component.clone(),
             action: verb.as_str(),
             outcome,
             changed,

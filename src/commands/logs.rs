@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
             "unknown component {service}/{component}: it is not in the registry (run mcp sync, or see mcp status)"
         );
     }
-    let runtimes = world::Runtimes::open(&ctx.config, &format!("{service}/{component}"))?;
+    let runtimes = world::Runtimes::open(ctx, &format!("{service}/{component}"))?;
     let runtime = runtimes.dispatch();
     let opts = LogOptions {
         follow: args.follow,
@@ -32,6 +32,10 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
         since: args.since.clone(),
         json_component: ctx.out.json.then(|| format!("{service}/{component}")),
     };
-    let code = runtime.logs(&instance_name(&service, &component), &opts)?;
+    let code = runtime.logs(
+        &instance_name(&service, &component),
+        &opts,
+        &mut std::io::stdout().lock(),
+    )?;
     Ok(u8::try_from(code).unwrap_or(crate::exit::FAILED))
 }

@@ -20,12 +20,16 @@ use crate::output::Output;
 pub struct Ctx {
     pub config: Config,
     pub out: Output,
+    /// Set once the state lock is held: where external commands are recorded.
+    pub children: std::sync::OnceLock<crate::runtime::children::Children>,
 }
 
 impl Ctx {
     /// Takes the state lock for a mutating command (see [`crate::lock`]).
     pub fn lock(&self, command: &str) -> anyhow::Result<crate::lock::StateLock> {
-        crate::lock::acquire(&self.config.state_dir, command, self.config.lock_wait)
+        let lock = crate::lock::acquire(&self.config.state_dir, command, self.config.lock_wait)?;
+        let _ = self.children.set(lock.children.clone());
+        Ok(lock)
     }
 }
 
@@ -39,7 +43,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
     let config = Config::resolve(&cli.global)?;
     let out = Output::new(config.json, config.quiet, config.verbose);
-    let ctx = Ctx { config, out };
+    let ctx = Ctx {
+        config,
+        out,
+        children: Default::default(),
+    };
     match cli.command {
         Command::Validate => validate::run(&ctx),
         Command::Sync(args) => sync::run(&ctx, &args),

@@ -139,7 +139,7 @@ pub fn collect(
 
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
     let registry = Registry::open(&ctx.config.db)?;
-    let runtimes = world::Runtimes::open(&ctx.config, "status")?;
+    let runtimes = world::Runtimes::open(ctx, "status")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
     let status = collect(&registry, &observed, &args.names)?;

@@ -11,7 +11,7 @@ use super::{Ctx, world};
 use crate::cli::SyncArgs;
 use crate::exit::{self, UsageError};
 use crate::progress::Progress;
-use crate::reconcile::{self, Action, Executor, Outcome, PlanInput};
+use crate::reconcile::{self, Action, Executor, Intent, Outcome, PlanInput};
 use crate::registry::{ChangeKind, Registry, ServiceChange};
 use crate::runtime::Runtime;
 use crate::spec;
@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
     };
     let mut registry = Registry::open(&ctx.config.db)?;
     check_scope(&args.names, &specs, &registry)?;
-    let runtimes = world::Runtimes::open(&ctx.config, "sync")?;
+    let runtimes = world::Runtimes::open(ctx, "sync")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
 
@@ -53,7 +53,7 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
         scope: (!args.names.is_empty())
             .then(|| args.names.iter().cloned().collect::<BTreeSet<_>>()),
     };
-    let plan = reconcile::plan(&input);
+    let plan = reconcile::plan(&Intent::Converge, &input);
     let changed = changes.iter().any(|c| c.kind != ChangeKind::Unchanged) || !plan.is_empty();
 
     if args.dry_run {
@@ -65,13 +65,8 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
         });
     }
     let progress = Progress::new(ctx.out.progress());
-    let mut executor = Executor {
-        runtime: &runtime as &dyn Runtime,
-        progress: &progress,
-        registry: &mut registry,
-        command: "sync",
-        jobs: args.jobs.unwrap_or_else(default_jobs),
-    };
+    let mut executor = Executor::new(&runtime, &progress, &mut registry, "sync")
+        .jobs(args.jobs.unwrap_or_else(default_jobs));
     let outcomes = executor.apply(&plan, &input.desired, |_, _| {})?;
     print(ctx, false, &changes, &plan.actions, &outcomes)?;
     let failed = failures(&plan.actions, &outcomes);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::Config;
+use super::Ctx;
 use crate::reconcile::Desired;
 use crate::registry::{ComponentRow, DesiredState};
 use crate::runtime::Runtime;
@@ -15,18 +15,28 @@ use crate::spec::hash::RuntimeSpec;
 use crate::spec::{ServiceSpec, instance_name};
 
 /// The podman runtime; `needed_by` names what needs it in the error.
-pub fn podman(config: &Config, needed_by: &str) -> anyhow::Result<Podman> {
-    let tool = Tool::locate(
-        "podman",
-        config.podman.as_deref(),
-        needed_by,
-        config.verbose,
-    )?;
+fn podman(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Podman> {
+    let config = &ctx.config;
+    let tool = podman_tool(ctx, needed_by)?;
     Ok(Podman::new(
         tool,
         config.podman_timeouts,
         config.state_dir.join("tmp"),
     ))
+}
+
+/// podman, recording its children once the command holds the state lock.
+fn podman_tool(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Tool> {
+    let tool = Tool::locate(
+        "podman",
+        ctx.config.podman.as_deref(),
+        needed_by,
+        ctx.config.verbose,
+    )?;
+    Ok(match ctx.children.get() {
+        Some(children) => tool.recording(children),
+        None => tool,
+    })
 }
 
 /// Owns the runtimes of one command; [`Runtimes::dispatch`] lends the
@@ -37,16 +47,12 @@ pub struct Runtimes {
 }
 
 impl Runtimes {
-    pub fn open(config: &Config, needed_by: &str) -> anyhow::Result<Self> {
-        let podman = podman(config, needed_by)?;
+    pub fn open(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Self> {
+        let config = &ctx.config;
+        let podman = podman(ctx, needed_by)?;
         // VMs are pulled with podman too; ops and qemu are located when a VM
         // needs them, so `status` and `logs` work without them.
-        let vm_podman = Tool::locate(
-            "podman",
-            config.podman.as_deref(),
-            needed_by,
-            config.verbose,
-        )?;
+        let vm_podman = podman_tool(ctx, needed_by)?;
         Ok(Runtimes {
             podman,
             vm: Some(Box::new(Qemu::new(

@@ -1,6 +1,7 @@
-//! The executor: applies a plan through the runtime, independent components
-//! in parallel, recording every outcome in the registry as it lands and
-//! reporting outcomes in plan order.
+//! The executor: the only code that changes a runtime. It applies a plan,
+//! independent components in parallel, records each action's intent before
+//! acting and its outcome (with what now runs) as it lands, and reports
+//! outcomes in plan order.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
@@ -10,10 +11,12 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::health::wait_healthy;
-use super::plan::{Action, ActionKind, Desired, Plan};
+use super::health::{SETTLE, wait_healthy};
+use super::plan::{Action, ActionKind, Desired, Detail, Plan};
+use super::replace::replace;
+use crate::model::PullPolicy;
 use crate::registry::{DesiredState, NewEvent, Registry};
-use crate::runtime::{CreateRequest, NEXT_SUFFIX, PREV_SUFFIX, Runtime};
+use crate::runtime::{CreateRequest, PREV_SUFFIX, Runtime};
 use crate::spec::hash::RuntimeSpec;
 
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,6 +31,33 @@ pub enum Outcome {
     Skipped,
 }
 
+/// How the executor shows work in progress; the output layer implements it
+/// (spinner lines on a terminal), tests and pipes use [`Silent`].
+pub trait Progress: Sync {
+    /// Starts showing one step of `label` (a `service/component`).
+    fn step(&self, label: &str, message: &str) -> Box<dyn Step + '_>;
+}
+
+/// One step in progress; finishing it shows its outcome.
+pub trait Step {
+    fn finish(&self, outcome: &str);
+}
+
+/// Shows nothing.
+pub struct Silent;
+
+struct NoStep;
+
+impl Step for NoStep {
+    fn finish(&self, _outcome: &str) {}
+}
+
+impl Progress for Silent {
+    fn step(&self, _label: &str, _message: &str) -> Box<dyn Step + '_> {
+        Box::new(NoStep)
+    }
+}
+
 /// The spec as deployed, stored in the registry to name changed fields later.
 pub fn deployed_json(d: &Desired<'_>) -> String {
     let mut value = serde_json::to_value(RuntimeSpec::of(d.spec)).unwrap_or_default();
@@ -37,81 +67,17 @@ pub fn deployed_json(d: &Desired<'_>) -> String {
     value.to_string()
 }
 
-/// How far a replacement got; a rollback undoes exactly these steps.
-#[derive(Debug, Default)]
-struct Swap {
-    old_stopped: bool,
-    old_aside: bool,
-    new_in_place: bool,
-}
-
-/// Replaces a component's instance without losing it: create the new one
-/// aside, swap names, start it, gate it, and put the old one back if any
-/// step fails. Until the old one is stopped nothing has changed.
-pub fn replace(runtime: &dyn Runtime, service: &str, d: &Desired<'_>) -> anyhow::Result<()> {
-    let name = d.instance();
-    let next = format!("{name}{NEXT_SUFFIX}");
-    let prev = format!("{name}{PREV_SUFFIX}");
-    let req = CreateRequest {
-        name: &next,
-        service,
-        spec: d.spec,
-        spec_hash: &d.spec_hash,
-    };
-    runtime.preflight(&req)?;
-    let old = runtime.state(&name)?;
-    let old_running = old == Some(crate::runtime::State::Running);
-    runtime.remove(&next)?;
-    // Creating pulls a missing image; a bad image fails here, old one untouched.
-    if let Err(e) = runtime.create(&req) {
-        let _ = runtime.remove(&next);
-        return Err(e);
+fn execute(
+    runtime: &dyn Runtime,
+    a: &Action,
+    d: Option<&Desired<'_>>,
+    settle: Duration,
+) -> anyhow::Result<()> {
+    match &a.detail {
+        Detail::AlreadyDone => return Ok(()),
+        Detail::Refused(why) => anyhow::bail!("{why}"),
+        _ => {}
     }
-    let mut swap = Swap::default();
-    let swapped = (|| -> anyhow::Result<()> {
-        if old_running {
-            runtime.stop(&name, STOP_TIMEOUT)?;
-            swap.old_stopped = true;
-        }
-        if old.is_some() {
-            runtime.rename(&name, &prev)?;
-            swap.old_aside = true;
-        }
-        runtime.rename(&next, &name)?;
-        swap.new_in_place = true;
-        runtime.start(&name)?;
-        wait_healthy(runtime, &name, d.spec)
-    })();
-    let Err(why) = swapped else {
-        // The next sync removes a .prev left here if this removal fails.
-        runtime.remove(&prev)?;
-        return Ok(());
-    };
-    if old.is_none() {
-        return Err(why.context(format!("the new {name} failed")));
-    }
-    let rollback = (|| -> anyhow::Result<()> {
-        runtime.remove(if swap.new_in_place { &name } else { &next })?;
-        if swap.old_aside {
-            runtime.rename(&prev, &name)?;
-        }
-        if swap.old_stopped {
-            runtime.start(&name)?;
-        }
-        Ok(())
-    })();
-    match rollback {
-        Ok(()) => Err(why.context(format!(
-            "the new {name} failed; the previous version was put back{}",
-            if old_running { " and is running" } else { "" }
-        ))),
-        Err(e) => Err(why.context(format!(
-            "the new {name} failed and putting the previous version back failed too ({e:#}); the next sync retries"
-        ))),
-    }
-}
-
-fn execute(runtime: &dyn Runtime, a: &Action, d: Option<&Desired<'_>>) -> anyhow::Result<()> {
     let spec = || d.context("internal: action without its component spec");
     match a.action {
         ActionKind::Create => {
@@ -125,13 +91,19 @@ fn execute(runtime: &dyn Runtime, a: &Action, d: Option<&Desired<'_>>) -> anyhow
             runtime.preflight(&req)?;
             runtime.run(&req)?;
             if d.spec.health.is_some() {
-                wait_healthy(runtime, &a.instance, d.spec)?;
+                wait_healthy(runtime, &a.instance, d.spec, settle)?;
             }
             Ok(())
         }
-        ActionKind::Recreate => replace(runtime, &a.service, spec()?),
+        ActionKind::Recreate => replace(runtime, &a.service, spec()?, settle),
         ActionKind::Start => runtime.start(&a.instance),
         ActionKind::Stop => runtime.stop(&a.instance, STOP_TIMEOUT),
+        ActionKind::Restart => {
+            if a.detail == Detail::StopFirst {
+                runtime.stop(&a.instance, STOP_TIMEOUT)?;
+            }
+            runtime.start(&a.instance)
+        }
         ActionKind::Remove => runtime.remove(&a.instance),
         ActionKind::Restore => {
             let d = spec()?;
@@ -146,15 +118,81 @@ fn execute(runtime: &dyn Runtime, a: &Action, d: Option<&Desired<'_>>) -> anyhow
     }
 }
 
-pub struct Executor<'a> {
-    pub runtime: &'a dyn Runtime,
-    pub progress: &'a crate::progress::Progress,
-    pub registry: &'a mut Registry,
-    pub command: &'a str,
-    pub jobs: usize,
+/// Pulls the image of every target before anything is stopped (a
+/// missing image changes nothing) and records the pulled image ids in
+/// `desired`, where the planner compares them with what runs. Part of the
+/// executor: nothing else asks a runtime to change anything.
+pub fn pull(
+    runtime: &dyn Runtime,
+    progress: &dyn Progress,
+    desired: &mut [Desired<'_>],
+    targets: &BTreeSet<(String, String)>,
+    policy: PullPolicy,
+) -> anyhow::Result<()> {
+    let mut pulled: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for d in desired.iter_mut() {
+        if !targets.contains(&(d.service.to_string(), d.spec.name.clone())) {
+            continue;
+        }
+        if !pulled.contains_key(&d.spec.image) {
+            let step = progress.step(
+                &format!("{}/{}", d.service, d.spec.name),
+                &format!("pull {}", d.spec.image),
+            );
+            let id = runtime.pull(&d.spec.image, policy);
+            step.finish(if id.is_ok() { "ok" } else { "FAILED" });
+            let id = id.map_err(|e| {
+                e.context(format!(
+                    "deploying {}/{}: nothing was changed",
+                    d.service, d.spec.name
+                ))
+            })?;
+            pulled.insert(d.spec.image.clone(), id);
+        }
+        d.image_id = pulled.get(&d.spec.image).cloned().flatten();
+    }
+    Ok(())
 }
 
-impl Executor<'_> {
+pub struct Executor<'a> {
+    runtime: &'a dyn Runtime,
+    progress: &'a dyn Progress,
+    registry: &'a mut Registry,
+    command: &'a str,
+    /// Components acted on at once.
+    pub jobs: usize,
+    /// How long an instance without a health check must keep running.
+    settle: Duration,
+}
+
+impl<'a> Executor<'a> {
+    pub fn new(
+        runtime: &'a dyn Runtime,
+        progress: &'a dyn Progress,
+        registry: &'a mut Registry,
+        command: &'a str,
+    ) -> Self {
+        Executor {
+            runtime,
+            progress,
+            registry,
+            command,
+            jobs: 1,
+            settle: SETTLE,
+        }
+    }
+
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
+    }
+
     /// Applies the plan; `report` sees each action's outcome in plan order.
     pub fn apply(
         &mut self,
@@ -220,6 +258,7 @@ impl Executor<'_> {
 
         let runtime = self.runtime;
         let progress = self.progress;
+        let settle = self.settle;
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let tx = tx.clone();
@@ -239,12 +278,12 @@ impl Executor<'_> {
                                 continue;
                             }
                             let d = a.desired.and_then(|j| desired.get(j));
-                            let line = progress.line(
+                            let step = progress.step(
                                 &format!("{}/{}", a.service, a.component),
                                 &format!("{} ({})", a.action.as_str(), a.cause),
                             );
-                            let result = execute(runtime, a, d);
-                            line.finish(if result.is_ok() { "ok" } else { "FAILED" });
+                            let result = execute(runtime, a, d, settle);
+                            step.finish(if result.is_ok() { "ok" } else { "FAILED" });
                             failed = result.is_err();
                             let _ = tx.send((i, result, false));
                         }
@@ -298,21 +337,27 @@ impl Executor<'_> {
         };
         let bookkeeping = (|| -> anyhow::Result<()> {
             if result.is_ok() {
-                match (a.action, d) {
-                    (ActionKind::Adopt, _) => {
-                        let image = a.image.as_deref().unwrap_or_default();
+                match (a.action, d, &a.detail) {
+                    (
+                        ActionKind::Adopt,
+                        _,
+                        Detail::Adopt {
+                            image,
+                            observed,
+                            runtime,
+                        },
+                    ) => {
                         let version = crate::spec::fields::image_version(image);
-                        let observed = a.observed.as_deref().unwrap_or_default();
                         self.registry.adopt(
                             &a.service,
                             &a.component,
-                            a.runtime.unwrap_or("container"),
+                            runtime,
                             image,
                             &version,
                             observed,
                         )?;
                     }
-                    (ActionKind::Create | ActionKind::Recreate, Some(d)) => {
+                    (ActionKind::Create | ActionKind::Recreate, Some(d), _) => {
                         self.registry.record_deployed(
                             &a.service,
                             &a.component,
@@ -323,11 +368,11 @@ impl Executor<'_> {
                         self.registry
                             .set_observed(&a.service, &a.component, "running")?;
                     }
-                    (ActionKind::Start, _) => {
+                    (ActionKind::Start | ActionKind::Restart, _, _) => {
                         self.registry
                             .set_observed(&a.service, &a.component, "running")?
                     }
-                    (ActionKind::Stop, _) => {
+                    (ActionKind::Stop, _, _) => {
                         self.registry
                             .set_observed(&a.service, &a.component, "exited")?
                     }

@@ -13,10 +13,15 @@ pub const SETTLE: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(250);
 
 /// Waits until the instance passes its health check (or, without one, is
-/// still running after the settle time). Fails early if it exits.
-pub fn wait_healthy(runtime: &dyn Runtime, name: &str, spec: &ComponentSpec) -> anyhow::Result<()> {
+/// still running after `settle`, normally [`SETTLE`]). Fails early if it exits.
+pub fn wait_healthy(
+    runtime: &dyn Runtime,
+    name: &str,
+    spec: &ComponentSpec,
+    settle: Duration,
+) -> anyhow::Result<()> {
     let Some(check) = &spec.health else {
-        sleep(SETTLE);
+        sleep(settle);
         return expect_running(runtime, name);
     };
     let deadline = Instant::now() + check.timeout;

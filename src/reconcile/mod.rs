@@ -1,11 +1,14 @@
 //! Reconciliation: a pure planner, and an executor that applies its plan.
 
 pub mod apply;
+#[cfg(test)]
+mod apply_tests;
 pub mod drift;
 pub mod health;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+mod replace;
 
-pub use apply::{Executor, Outcome};
-pub use plan::{Action, ActionKind, Desired, Plan, PlanInput, plan};
+pub use apply::{Executor, Outcome, Progress, Silent, Step, pull};
+pub use plan::{Action, ActionKind, Desired, Detail, Intent, Plan, PlanInput, Verb, plan};

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::drift::{Drift, Want, drift, image_change};
 use crate::registry::DesiredState;
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, State};
+use crate::spec::fields::image_version;
 use crate::spec::hash::RuntimeSpec;
 use crate::spec::{ComponentSpec, instance_name};
 
@@ -41,6 +42,41 @@ pub struct PlanInput<'a> {
     pub scope: Option<BTreeSet<String>>,
 }
 
+/// What a command asks of the planner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    /// `sync`: make what runs match the registry and the files.
+    Converge,
+    /// `deploy`: replace these (service, component)s now, changed or not (a
+    /// tag may have moved); everything else in scope converges.
+    RollOut { targets: BTreeSet<(String, String)> },
+    /// `stop`/`start`/`restart` of these (service, component)s, by hand.
+    SetState {
+        targets: Vec<(String, String)>,
+        verb: Verb,
+    },
+    /// `adopt`: record these untracked instances (by name) as `ignore`.
+    Adopt { instances: Vec<String> },
+}
+
+/// A hands-on state change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Stop,
+    Start,
+    Restart,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Stop => "stop",
+            Verb::Start => "start",
+            Verb::Restart => "restart",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionKind {
@@ -48,6 +84,8 @@ pub enum ActionKind {
     Recreate,
     Start,
     Stop,
+    /// Stop (when running), then start.
+    Restart,
     Remove,
     /// Put back the previous instance of an interrupted replacement.
     Restore,
@@ -61,11 +99,31 @@ impl ActionKind {
             ActionKind::Recreate => "recreate",
             ActionKind::Start => "start",
             ActionKind::Stop => "stop",
+            ActionKind::Restart => "restart",
             ActionKind::Remove => "remove",
             ActionKind::Restore => "restore",
             ActionKind::Adopt => "adopt",
         }
     }
+}
+
+/// What the executor needs to know of an action beyond its kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Detail {
+    #[default]
+    None,
+    /// Adoption: the image, state and runtime the instance was found with.
+    Adopt {
+        image: String,
+        observed: String,
+        runtime: &'static str,
+    },
+    /// The instance is already as asked: recorded, nothing run.
+    AlreadyDone,
+    /// Refused before acting; the text is the failure.
+    Refused(String),
+    /// A restart of a running instance: stop it first.
+    StopFirst,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -79,13 +137,32 @@ pub struct Action {
     /// Index into `PlanInput::desired` for actions that need the spec.
     #[serde(skip)]
     pub desired: Option<usize>,
-    /// For adoption: the image and state the instance was found with.
     #[serde(skip)]
-    pub image: Option<String>,
-    #[serde(skip)]
-    pub observed: Option<String>,
-    #[serde(skip)]
-    pub runtime: Option<&'static str>,
+    pub detail: Detail,
+}
+
+impl Action {
+    fn new(action: ActionKind, service: &str, component: &str, instance: &str) -> Self {
+        Action {
+            action,
+            service: service.to_string(),
+            component: component.to_string(),
+            instance: instance.to_string(),
+            cause: String::new(),
+            desired: None,
+            detail: Detail::None,
+        }
+    }
+
+    fn because(mut self, cause: impl Into<String>) -> Self {
+        self.cause = cause.into();
+        self
+    }
+
+    fn with(mut self, detail: Detail) -> Self {
+        self.detail = detail;
+        self
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -111,7 +188,114 @@ fn in_scope(scope: &Option<BTreeSet<String>>, service: &str) -> bool {
     scope.as_ref().is_none_or(|s| s.contains(service))
 }
 
-pub fn plan(input: &PlanInput<'_>) -> Plan {
+/// The plan for `intent`: every action a command applies, each with its cause.
+pub fn plan(intent: &Intent, input: &PlanInput<'_>) -> Plan {
+    match intent {
+        Intent::Converge => converge(input),
+        Intent::RollOut { targets } => roll_out(input, targets),
+        Intent::SetState { targets, verb } => set_state(input, targets, *verb),
+        Intent::Adopt { instances } => Plan {
+            actions: instances
+                .iter()
+                .filter_map(|name| input.observed.iter().find(|i| &i.name == name))
+                .map(|i| adopt(i, format!("{} {} ({})", i.runtime, i.name, i.image)))
+                .collect(),
+        },
+    }
+}
+
+/// An adoption of `inst`, under its labels or its split name.
+fn adopt(inst: &Instance, cause: String) -> Action {
+    let (service, component) = match inst.managed_identity() {
+        Some((s, c)) => (s.to_string(), c.to_string()),
+        None => split_instance_name(&inst.name),
+    };
+    Action::new(ActionKind::Adopt, &service, &component, &inst.name)
+        .because(cause)
+        .with(Detail::Adopt {
+            image: inst.image.clone(),
+            observed: inst.state.describe(),
+            runtime: inst.runtime,
+        })
+}
+
+/// Converges the scope, then replaces every target whose service is to run,
+/// changed or not (a tag may have moved), in place of creating or starting it.
+fn roll_out(input: &PlanInput<'_>, targets: &BTreeSet<(String, String)>) -> Plan {
+    let is_target = |service: &str, component: &str| {
+        targets.contains(&(service.to_string(), component.to_string()))
+    };
+    let mut actions: Vec<Action> = converge(input)
+        .actions
+        .into_iter()
+        .filter(|a| {
+            !(is_target(&a.service, &a.component)
+                && matches!(
+                    a.action,
+                    ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+                ))
+        })
+        .collect();
+    for (index, d) in input.desired.iter().enumerate() {
+        if !is_target(d.service, &d.spec.name) || d.desired != DesiredState::Running {
+            continue;
+        }
+        let name = d.instance();
+        let current = input.observed.iter().find(|i| i.name == name);
+        let to = image_version(&d.spec.image);
+        let cause = match current {
+            None => format!("deploy {to} (not running yet)"),
+            Some(i) if i.spec_image() != d.spec.image => {
+                format!(
+                    "deploy {}",
+                    describe_image_change(i.spec_image(), &d.spec.image)
+                )
+            }
+            Some(i) if d.image_id.as_deref().is_some_and(|id| id != i.image_id) => {
+                format!("deploy {to} (new image id)")
+            }
+            Some(_) => format!("redeploy {to}"),
+        };
+        let mut a =
+            Action::new(ActionKind::Recreate, d.service, &d.spec.name, &name).because(cause);
+        a.desired = Some(index);
+        actions.push(a);
+    }
+    Plan { actions }
+}
+
+/// Hands-on stop, start or restart: an instance already as asked is only
+/// recorded, and one that does not exist cannot be started.
+fn set_state(input: &PlanInput<'_>, targets: &[(String, String)], verb: Verb) -> Plan {
+    let mut actions = Vec::new();
+    for (service, component) in targets {
+        let name = instance_name(service, component);
+        let found = input.observed.iter().find(|i| i.name == name);
+        let running = found.is_some_and(|i| i.state == State::Running);
+        let kind = match verb {
+            Verb::Stop => ActionKind::Stop,
+            Verb::Start => ActionKind::Start,
+            Verb::Restart => ActionKind::Restart,
+        };
+        let detail = match (verb, found) {
+            (Verb::Start | Verb::Restart, None) => Detail::Refused(format!(
+                "{name} does not exist yet; run mcp sync (or mcp deploy {service}) to create it"
+            )),
+            (Verb::Stop, _) if !running => Detail::AlreadyDone,
+            (Verb::Start, _) if running => Detail::AlreadyDone,
+            (Verb::Restart, _) if running => Detail::StopFirst,
+            _ => Detail::None,
+        };
+        actions.push(
+            Action::new(kind, service, component, &name)
+                .because("by hand")
+                .with(detail),
+        );
+    }
+    Plan { actions }
+}
+
+fn converge(input: &PlanInput<'_>) -> Plan {
     let by_name: BTreeMap<&str, &Instance> = input
         .observed
         .iter()
@@ -135,9 +319,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             instance: instance.to_string(),
             cause,
             desired: Some(index),
-            image: None,
-            observed: None,
-            runtime: None,
+            detail: Detail::None,
         };
 
         if by_name.contains_key(next.as_str()) {
@@ -202,32 +384,17 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         }
         match inst.managed_identity() {
             Some((service, component)) if in_scope(&input.scope, service) => {
-                actions.push(Action {
-                    action: ActionKind::Remove,
-                    service: service.to_string(),
-                    component: component.to_string(),
-                    instance: inst.name.clone(),
-                    cause: "no longer declared".into(),
-                    desired: None,
-                    image: None,
-                    observed: None,
-                    runtime: None,
-                });
+                actions.push(
+                    Action::new(ActionKind::Remove, service, component, &inst.name)
+                        .because("no longer declared"),
+                );
             }
             Some(_) => {}
             None if input.scope.is_none() => {
-                let (service, component) = split_instance_name(&inst.name);
-                actions.push(Action {
-                    action: ActionKind::Adopt,
-                    service,
-                    component,
-                    instance: inst.name.clone(),
-                    cause: format!("untracked {} ({})", inst.runtime, inst.state.describe()),
-                    desired: None,
-                    image: Some(inst.image.clone()),
-                    observed: Some(inst.state.describe()),
-                    runtime: Some(inst.runtime),
-                });
+                actions.push(adopt(
+                    inst,
+                    format!("untracked {} ({})", inst.runtime, inst.state.describe()),
+                ));
             }
             None => {}
         }

@@ -78,7 +78,7 @@ fn plan_of(desired: Vec<Desired<'_>>, observed: &[Instance]) -> Vec<(ActionKind,
         observed,
         scope: None,
     };
-    plan(&input)
+    plan(&Intent::Converge, &input)
         .actions
         .into_iter()
         .map(|a| (a.action, a.instance, a.cause))
@@ -181,7 +181,7 @@ fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
         observed: &observed,
         scope: None,
     };
-    let plan = plan(&input);
+    let plan = plan(&Intent::Converge, &input);
     let adopt = plan
         .actions
         .iter()
@@ -204,14 +204,14 @@ fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
         observed: &observed,
         scope: None,
     };
-    assert!(super::plan::plan(&input).is_empty());
+    assert!(super::plan::plan(&Intent::Converge, &input).is_empty());
     let input = PlanInput {
         desired: vec![],
         kept: BTreeSet::new(),
         observed: &observed,
         scope: Some(["web".to_string()].into()),
     };
-    assert!(super::plan::plan(&input).is_empty());
+    assert!(super::plan::plan(&Intent::Converge, &input).is_empty());
 }
 
 #[test]
@@ -263,7 +263,7 @@ fn apply_model(
                 let d = d.expect("create has a spec");
                 world.insert(a.instance.clone(), created_from(d, State::Running));
             }
-            ActionKind::Start => {
+            ActionKind::Start | ActionKind::Restart => {
                 if let Some(i) = world.get_mut(&a.instance) {
                     i.state = State::Running;
                 }
@@ -352,14 +352,14 @@ proptest! {
         }
 
         let observed: Vec<Instance> = world.values().cloned().collect();
-        let first = plan(&PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
+        let first = plan(&Intent::Converge, &PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
         for a in &first.actions {
             prop_assert!(!kept.contains(&a.instance), "acted on kept {}", a.instance);
             prop_assert!(!a.cause.is_empty());
         }
         apply_model(&mut world, &mut kept, &first.actions, &want);
         let observed: Vec<Instance> = world.values().cloned().collect();
-        let second = plan(&PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
+        let second = plan(&Intent::Converge, &PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
         prop_assert!(second.is_empty(), "second plan not empty: {:?}", second.actions);
         for d in &want {
             let inst = world.get(&d.instance());

@@ -6,39 +6,7 @@ use serde::Serialize;
 
 use super::Registry;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DesiredState {
-    Running,
-    Stopped,
-    Ignore,
-}
-
-impl DesiredState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DesiredState::Running => "running",
-            DesiredState::Stopped => "stopped",
-            DesiredState::Ignore => "ignore",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "running" => DesiredState::Running,
-            "stopped" => DesiredState::Stopped,
-            _ => DesiredState::Ignore,
-        }
-    }
-
-    pub fn from_active(active: bool) -> Self {
-        if active {
-            DesiredState::Running
-        } else {
-            DesiredState::Stopped
-        }
-    }
-}
+pub use crate::model::DesiredState;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceRow {

@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,20 @@ struct Ledger {
     groups: BTreeSet<u32>,
 }
 
-static LEDGER: Mutex<Option<Ledger>> = Mutex::new(None);
+/// A handle on the ledger of the command that holds the state lock; the
+/// default records nothing (commands that change nothing take no lock).
+#[derive(Clone, Default)]
+pub struct Children(Option<Arc<Mutex<Ledger>>>);
+
+impl std::fmt::Debug for Children {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Children(recording)"
+        } else {
+            "Children(none)"
+        })
+    }
+}
 
 fn write(ledger: &Ledger) {
     let text: String = ledger.groups.iter().map(|g| format!("{g}\n")).collect();
@@ -39,45 +52,47 @@ fn group_alive(pgid: u32) -> bool {
     unsafe { libc::kill(-pgid, 0) == 0 }
 }
 
-/// Starts recording children in `path`, after waiting (up to `patience`)
-/// for the groups a previous, killed run left there. Returns how many
-/// groups were waited for.
-pub fn adopt_ledger(path: PathBuf, patience: Duration) -> usize {
-    let left: Vec<u32> = fs::read_to_string(&path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .filter(|g| group_alive(*g))
-        .collect();
-    let deadline = Instant::now() + patience;
-    while left.iter().any(|g| group_alive(*g)) && Instant::now() < deadline {
-        sleep(Duration::from_millis(100));
+impl Children {
+    /// Starts recording children in `path`, after waiting (up to
+    /// `patience`) for the groups a previous, killed run left there.
+    /// Returns the handle and how many groups were waited for.
+    pub fn adopt_ledger(path: PathBuf, patience: Duration) -> (Self, usize) {
+        let left: Vec<u32> = fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .filter(|g| group_alive(*g))
+            .collect();
+        let deadline = Instant::now() + patience;
+        while left.iter().any(|g| group_alive(*g)) && Instant::now() < deadline {
+            sleep(Duration::from_millis(100));
+        }
+        let ledger = Ledger {
+            path,
+            groups: BTreeSet::new(),
+        };
+        write(&ledger);
+        (Children(Some(Arc::new(Mutex::new(ledger)))), left.len())
     }
-    let ledger = Ledger {
-        path,
-        groups: BTreeSet::new(),
-    };
-    write(&ledger);
-    if let Ok(mut slot) = LEDGER.lock() {
-        *slot = Some(ledger);
-    }
-    left.len()
-}
 
-pub fn started(pid: u32) {
-    if let Ok(mut slot) = LEDGER.lock()
-        && let Some(ledger) = slot.as_mut()
-    {
-        ledger.groups.insert(pid);
-        write(ledger);
+    fn update(&self, change: impl FnOnce(&mut BTreeSet<u32>)) {
+        if let Some(ledger) = &self.0
+            && let Ok(mut ledger) = ledger.lock()
+        {
+            change(&mut ledger.groups);
+            write(&ledger);
+        }
     }
-}
 
-pub fn finished(pid: u32) {
-    if let Ok(mut slot) = LEDGER.lock()
-        && let Some(ledger) = slot.as_mut()
-    {
-        ledger.groups.remove(&pid);
-        write(ledger);
+    pub fn started(&self, pid: u32) {
+        self.update(|g| {
+            g.insert(pid);
+        });
+    }
+
+    pub fn finished(&self, pid: u32) {
+        self.update(|g| {
+            g.remove(&pid);
+        });
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::{CreateRequest, Instance, LogOptions, Runtime, State};
-use crate::cli::PullPolicy;
+use crate::model::PullPolicy;
 use crate::spec::RuntimeKind;
 
 pub struct Dispatch<'a> {
@@ -84,7 +84,20 @@ impl Runtime for Dispatch<'_> {
         self.by_name(name).state(name)
     }
 
-    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
-        self.by_name(name).logs(name, opts)
+    fn describe(
+        &self,
+        name: &str,
+        component: &str,
+    ) -> anyhow::Result<super::describe::Description> {
+        self.by_name(name).describe(name, component)
+    }
+
+    fn logs(
+        &self,
+        name: &str,
+        opts: &LogOptions,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32> {
+        self.by_name(name).logs(name, opts, out)
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::children::Children;
 use super::logjson::Stream;
 
 /// An external tool at a resolved path.
@@ -16,6 +17,8 @@ pub struct Tool {
     pub path: PathBuf,
     /// Print each command line on stderr before running it (`-v`).
     pub trace: bool,
+    /// Where running children are recorded (see [`super::children`]).
+    pub children: Children,
 }
 
 /// What a command printed, for callers that need both streams.
@@ -47,7 +50,18 @@ impl Tool {
                 )
             })?,
         };
-        Ok(Tool { name, path, trace })
+        Ok(Tool {
+            name,
+            path,
+            trace,
+            children: Children::default(),
+        })
+    }
+
+    /// The same tool, recording its children in `children`.
+    pub fn recording(mut self, children: &Children) -> Self {
+        self.children = children.clone();
+        self
     }
 
     /// The command line as shown in traces and errors. Environment values
@@ -122,20 +136,20 @@ impl Tool {
             .start()
             .with_context(|| format!("starting `{line}`"))?;
         let pids = handle.pids();
-        pids.iter().copied().for_each(super::children::started);
+        pids.iter().for_each(|p| self.children.started(*p));
         let waited = handle.wait_timeout(timeout);
         let output = match waited.with_context(|| format!("waiting for `{line}`"))? {
             Some(out) => out.clone(),
             None => {
                 let _ = handle.kill();
-                pids.iter().copied().for_each(super::children::finished);
+                pids.iter().for_each(|p| self.children.finished(*p));
                 anyhow::bail!(
                     "`{line}` did not finish within {}s and was killed",
                     timeout.as_secs()
                 );
             }
         };
-        pids.iter().copied().for_each(super::children::finished);
+        pids.iter().for_each(|p| self.children.finished(*p));
         Ok(Captured {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -263,35 +277,64 @@ impl Tool {
         result.map(|()| status.code().unwrap_or(1))
     }
 
-    /// Runs with stdout and stderr passed through (for `logs`), with no
-    /// timeout when `follow` is set, since following ends only on interrupt.
-    pub fn stream<I, S>(&self, args: I, timeout: Option<Duration>) -> anyhow::Result<i32>
+    /// Runs with stdout copied to `out` and stderr passed through (for
+    /// `logs`), with no timeout when `timeout` is `None`, since following
+    /// ends only on interrupt. A reader of `out` that went away ends it.
+    pub fn stream<I, S>(
+        &self,
+        args: I,
+        timeout: Option<Duration>,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32>
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
+        use std::sync::atomic::{AtomicBool, Ordering};
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let line = self.announce(&args);
-        let handle = duct::cmd(&self.path, &args)
+        let reader = duct::cmd(&self.path, &args)
             .stdin_null()
             .unchecked()
-            .start()
+            .reader()
             .with_context(|| format!("starting `{line}`"))?;
-        let output = match timeout {
-            None => handle
-                .wait()
-                .with_context(|| format!("waiting for `{line}`"))?,
-            Some(t) => match handle.wait_timeout(t)? {
-                Some(out) => out,
-                None => {
-                    let _ = handle.kill();
-                    anyhow::bail!(
-                        "`{line}` did not finish within {}s and was killed",
-                        t.as_secs()
-                    );
-                }
-            },
-        };
-        Ok(output.status.code().unwrap_or(1))
+        let done = AtomicBool::new(false);
+        let timed_out = AtomicBool::new(false);
+        let copied = std::thread::scope(|scope| {
+            if let Some(limit) = timeout {
+                let (reader, done, timed_out) = (&reader, &done, &timed_out);
+                scope.spawn(move || {
+                    let deadline = std::time::Instant::now() + limit;
+                    while !done.load(Ordering::Relaxed) {
+                        if std::time::Instant::now() >= deadline {
+                            timed_out.store(true, Ordering::Relaxed);
+                            let _ = reader.kill();
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                });
+            }
+            let copied = std::io::copy(&mut &reader, out).and_then(|_| out.flush());
+            done.store(true, Ordering::Relaxed);
+            copied
+        });
+        if timed_out.load(Ordering::Relaxed) {
+            anyhow::bail!(
+                "`{line}` did not finish within {}s and was killed",
+                timeout.unwrap_or_default().as_secs()
+            );
+        }
+        match copied {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                let _ = reader.kill();
+                return Ok(0);
+            }
+            other => other.with_context(|| format!("copying the output of `{line}`"))?,
+        }
+        let output = reader
+            .try_wait()
+            .with_context(|| format!("waiting for `{line}`"))?;
+        Ok(output.and_then(|o| o.status.code()).unwrap_or(1))
     }
 }

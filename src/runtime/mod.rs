@@ -1,8 +1,11 @@
 //! Runtimes: one trait, and what the runtime shows of an instance.
 
 pub mod children;
+pub mod describe;
 pub mod dispatch;
 pub mod exec;
+#[cfg(test)]
+pub mod fake;
 pub mod logjson;
 pub mod ops;
 pub mod podman;
@@ -16,75 +19,13 @@ pub mod vmstate;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
-
-use crate::cli::PullPolicy;
+use crate::model::PullPolicy;
 use crate::spec::ComponentSpec;
 
-/// Labels mcp puts on what it creates.
-pub const LABEL_SERVICE: &str = "mcp.service";
-pub const LABEL_COMPONENT: &str = "mcp.component";
-pub const LABEL_SPEC_HASH: &str = "mcp.spec-hash";
-pub const LABEL_HASH_VERSION: &str = "mcp.hash-version";
-pub const LABEL_IMAGE: &str = "mcp.image";
-
-/// Suffixes of the temporary names used while a component is replaced: the
-/// new instance is created as `<name>.next`, the old one kept as `<name>.prev`
-/// until the new one is healthy. Component names have no dots, so these
-/// never collide with a real instance.
-pub const NEXT_SUFFIX: &str = ".next";
-pub const PREV_SUFFIX: &str = ".prev";
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase", tag = "state", content = "exit_code")]
-pub enum State {
-    Running,
-    Exited(i32),
-    Created,
-    Paused,
-    Other(String),
-}
-
-impl State {
-    pub fn describe(&self) -> String {
-        match self {
-            State::Running => "running".into(),
-            State::Exited(code) => format!("exited ({code})"),
-            State::Created => "created".into(),
-            State::Paused => "paused".into(),
-            State::Other(s) => s.clone(),
-        }
-    }
-}
-
-/// One container or VM as the runtime reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Instance {
-    pub name: String,
-    pub runtime: &'static str,
-    pub image: String,
-    pub image_id: String,
-    pub state: State,
-    /// Unix time the instance last started, when known.
-    pub started_at: Option<i64>,
-    pub labels: BTreeMap<String, String>,
-}
-
-impl Instance {
-    pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels.get(key).map(String::as_str)
-    }
-
-    /// (service, component) from mcp's labels, if mcp created it.
-    pub fn managed_identity(&self) -> Option<(&str, &str)> {
-        Some((self.label(LABEL_SERVICE)?, self.label(LABEL_COMPONENT)?))
-    }
-
-    /// The image the instance was created from, as the spec named it.
-    pub fn spec_image(&self) -> &str {
-        self.label(LABEL_IMAGE).unwrap_or(&self.image)
-    }
-}
+pub use crate::model::{
+    Instance, LABEL_COMPONENT, LABEL_HASH_VERSION, LABEL_IMAGE, LABEL_SERVICE, LABEL_SPEC_HASH,
+    NEXT_SUFFIX, PREV_SUFFIX, State,
+};
 
 /// What a runtime needs to create an instance.
 #[derive(Debug, Clone)]
@@ -151,6 +92,16 @@ pub trait Runtime: Sync {
     fn rename(&self, from: &str, to: &str) -> anyhow::Result<()>;
     /// The current state of one instance (used by health gates).
     fn state(&self, name: &str) -> anyhow::Result<Option<State>>;
-    /// Streams logs to stdout; returns the tool's exit code.
-    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32>;
+    /// The `[[components]]` table, named `component`, that would create
+    /// this instance again (for `adopt --write-spec`).
+    fn describe(&self, name: &str, _component: &str) -> anyhow::Result<describe::Description> {
+        anyhow::bail!("{name} cannot be described as a component by this runtime")
+    }
+    /// Streams logs to `out`; returns the tool's exit code.
+    fn logs(
+        &self,
+        name: &str,
+        opts: &LogOptions,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32>;
 }

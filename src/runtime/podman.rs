@@ -14,26 +14,9 @@ use serde::Deserialize;
 use super::exec::Tool;
 use super::logjson;
 use super::*;
-use crate::cli::PullPolicy;
+use crate::model::PullPolicy;
 
-/// Limits on how long one podman call may take; past them the call is
-/// killed and the error names it, so a hung podman never hangs cron.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// Every call that does not pull.
-    pub call: Duration,
-    /// Pulls, and creations (which may pull first).
-    pub pull: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            call: Duration::from_secs(120),
-            pull: Duration::from_secs(900),
-        }
-    }
-}
+pub use crate::model::Timeouts;
 
 pub struct Podman {
     tool: Tool,
@@ -379,7 +362,26 @@ impl Runtime for Podman {
         Ok(Some(parse_state(status, code)))
     }
 
-    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
+    fn describe(&self, name: &str, component: &str) -> anyhow::Result<describe::Description> {
+        let inspect = self.inspect_container(name)?;
+        let image = inspect["ImageName"]
+            .as_str()
+            .or(inspect["Config"]["Image"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        // Without the image's own config, its env and command are kept too.
+        let image_config = self
+            .inspect_image(&image)
+            .unwrap_or(serde_json::Value::Null);
+        super::describe::component_table(component, &inspect, &image_config)
+    }
+
+    fn logs(
+        &self,
+        name: &str,
+        opts: &LogOptions,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32> {
         let mut args: Vec<OsString> = vec!["logs".into()];
         if opts.follow {
             args.push("--follow".into());
@@ -395,15 +397,14 @@ impl Runtime for Podman {
         let timeout = (!opts.follow).then_some(self.timeouts.call);
         let Some(component) = &opts.json_component else {
             args.push(name.into());
-            return self.tool.stream(args, timeout);
+            return self.tool.stream(args, timeout, out);
         };
         args.push("--timestamps".into());
         args.push(name.into());
-        let mut out = std::io::stdout().lock();
         let mut emit = |stream, text: &str| {
             let (time, line) = logjson::split_podman_timestamp(text);
             logjson::emit(
-                &mut out,
+                &mut *out,
                 &logjson::LogLine {
                     time: time.map(str::to_string),
                     stream,
@@ -467,6 +468,7 @@ mod tests {
             name: "podman",
             path: "/bin/false".into(),
             trace: false,
+            children: Default::default(),
         };
         let podman = Podman::new(tool, Timeouts::default(), dir.path().join("tmp"));
         let text = "[[components]]\nname = \"api\"\nimage = \"r:5000/a:v1\"\nenv = { TOKEN = \"s3cret\", CERT = \"a\\nb\" }\n";

@@ -20,8 +20,7 @@ use super::qemu_argv::{HostKvm, Machine, choose_machine, qemu_args};
 use super::qmp::Qmp;
 use super::vmstate::*;
 use super::*;
-use crate::cli::PullPolicy;
-use crate::config::UnikernelSection;
+use crate::model::{PullPolicy, VmSettings};
 
 /// Waits for qemu, then records its exit status (see the module docs). It
 /// writes relative to its working directory, the VM's state directory,
@@ -42,12 +41,12 @@ const POLL: Duration = Duration::from_millis(100);
 pub struct Qemu {
     vms: PathBuf,
     podman: Tool,
-    config: UnikernelSection,
+    config: VmSettings,
     trace: bool,
 }
 
 impl Qemu {
-    pub fn new(state_dir: &Path, podman: Tool, config: UnikernelSection, trace: bool) -> Self {
+    pub fn new(state_dir: &Path, podman: Tool, config: VmSettings, trace: bool) -> Self {
         Qemu {
             vms: state_dir.join("vms"),
             podman,
@@ -60,17 +59,22 @@ impl Qemu {
         VmDir::new(&self.vms, name)
     }
 
+    /// A tool, recording its children where podman's are recorded.
+    fn tool(
+        &self,
+        name: &'static str,
+        configured: Option<&Path>,
+        needed_by: &str,
+    ) -> anyhow::Result<Tool> {
+        Ok(Tool::locate(name, configured, needed_by, self.trace)?.recording(&self.podman.children))
+    }
+
     fn ops(&self, needed_by: &str) -> anyhow::Result<Tool> {
-        Tool::locate("ops", self.config.ops.as_deref(), needed_by, self.trace)
+        self.tool("ops", self.config.ops.as_deref(), needed_by)
     }
 
     fn qemu(&self, needed_by: &str) -> anyhow::Result<Tool> {
-        Tool::locate(
-            "qemu-system-x86_64",
-            self.config.qemu.as_deref(),
-            needed_by,
-            self.trace,
-        )
+        self.tool("qemu-system-x86_64", self.config.qemu.as_deref(), needed_by)
     }
 
     /// `service/component` of a VM, for errors about missing tools.
@@ -355,7 +359,7 @@ impl Runtime for Qemu {
         }
         let needed_by = Self::needed_by(&record, name);
         let qemu = self.qemu(&needed_by)?;
-        let sh = Tool::locate("sh", None, &needed_by, self.trace)?;
+        let sh = self.tool("sh", None, &needed_by)?;
         if !record.disk.is_file() {
             anyhow::bail!(
                 "the disk image {} of {name} is gone; `mcp deploy` rebuilds it",
@@ -406,7 +410,7 @@ impl Runtime for Qemu {
             how = "QMP quit";
             if qmp("quit").is_err() || !wait_gone(&run, GONE) {
                 how = "SIGKILL";
-                let kill = Tool::locate("kill", None, name, self.trace)?;
+                let kill = self.tool("kill", None, name)?;
                 kill.run(["-KILL", &run.pid.to_string()], QMP_TIMEOUT)
                     .with_context(|| format!("killing qemu of {name}"))?;
                 if !wait_gone(&run, GONE) {
@@ -468,7 +472,12 @@ impl Runtime for Qemu {
         Ok(Some(self.instance(name, true).state))
     }
 
-    fn logs(&self, name: &str, opts: &LogOptions) -> anyhow::Result<i32> {
+    fn logs(
+        &self,
+        name: &str,
+        opts: &LogOptions,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<i32> {
         let dir = self.dir(name);
         if !dir.exists() {
             anyhow::bail!("there is no VM {name}");
@@ -482,6 +491,7 @@ impl Runtime for Qemu {
             opts.follow,
             &alive,
             opts.json_component.as_deref(),
+            out,
         )?;
         Ok(0)
     }

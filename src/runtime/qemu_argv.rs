@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::config::Accel;
+use crate::model::Accel;
 
 use super::vmstate::{QEMU_PIDFILE, QMP_SOCKET, SERIAL_LOG, VmRecord};
 

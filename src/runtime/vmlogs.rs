@@ -121,6 +121,7 @@ pub fn print(
     follow: bool,
     alive: &dyn Fn() -> bool,
     json_component: Option<&str>,
+    out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let mut file = match File::open(log) {
         Ok(f) => f,
@@ -131,10 +132,9 @@ pub fn print(
     file.read_to_end(&mut bytes)
         .with_context(|| format!("reading {}", log.display()))?;
     let text = String::from_utf8_lossy(&bytes);
-    let mut out = std::io::stdout().lock();
     for line in select(&text, tail, since) {
         match json_component {
-            Some(c) => emit_json(&mut out, line, c)?,
+            Some(c) => emit_json(out, line, c)?,
             None => writeln!(out, "{line}")?,
         }
     }
@@ -165,7 +165,7 @@ pub fn print(
                     while let Some(end) = partial.iter().position(|b| *b == b'\n') {
                         let line: Vec<u8> = partial.drain(..=end).collect();
                         let text = String::from_utf8_lossy(&line);
-                        emit_json(&mut out, text.trim_end_matches(['\n', '\r']), c)?;
+                        emit_json(out, text.trim_end_matches(['\n', '\r']), c)?;
                     }
                 }
                 None => {
@@ -177,7 +177,7 @@ pub fn print(
         }
         if !alive() {
             if let (Some(c), false) = (json_component, partial.is_empty()) {
-                emit_json(&mut out, &String::from_utf8_lossy(&partial), c)?;
+                emit_json(out, &String::from_utf8_lossy(&partial), c)?;
             }
             return Ok(());
         }

@@ -177,7 +177,4 @@ impl ServiceSpec {
     }
 }
 
-/// The name of a component's container or VM: `<service>-<component>`.
-pub fn instance_name(service: &str, component: &str) -> String {
-    format!("{service}-{component}")
-}
+pub use crate::model::instance_name;
