@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
         .components()?
         .iter()
         .flat_map(|r| {
-            let n = instance_name(&r.service, &r.name);
+            let n = r.instance();
             [format!("{n}{NEXT_SUFFIX}"), format!("{n}{PREV_SUFFIX}"), n]
         })
         .collect();

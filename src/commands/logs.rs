@@ -5,7 +5,6 @@ use crate::cli::LogsArgs;
 use crate::exit::UsageError;
 use crate::registry::Registry;
 use crate::runtime::{LogOptions, Runtime};
-use crate::spec::instance_name;
 
 pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
     let (service, component) = match world::parse_target(&args.target) {
@@ -19,11 +18,11 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
         }
     };
     let registry = Registry::open(&ctx.config.db)?;
-    if registry.component(&service, &component)?.is_none() {
+    let Some(row) = registry.component(&service, &component)? else {
         anyhow::bail!(
             "unknown component {service}/{component}: it is not in the registry (run mcp sync, or see mcp status)"
         );
-    }
+    };
     let runtimes = world::Runtimes::open(ctx, &format!("{service}/{component}"))?;
     let runtime = runtimes.dispatch();
     let opts = LogOptions {
@@ -32,10 +31,6 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
         since: args.since.clone(),
         json_component: ctx.out.json.then(|| format!("{service}/{component}")),
     };
-    let code = runtime.logs(
-        &instance_name(&service, &component),
-        &opts,
-        &mut std::io::stdout().lock(),
-    )?;
+    let code = runtime.logs(&row.instance(), &opts, &mut std::io::stdout().lock())?;
     Ok(u8::try_from(code).unwrap_or(crate::exit::FAILED))
 }

@@ -13,7 +13,6 @@ use crate::reconcile::drift::{Want, drift};
 use crate::registry::{DesiredState, Registry};
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
 use crate::spec::fields::image_version;
-use crate::spec::instance_name;
 
 #[derive(Debug, Serialize)]
 pub struct ComponentStatus {
@@ -67,7 +66,7 @@ pub fn collect(
     let mut out = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for r in rows.iter().filter(|r| in_scope(&r.service)) {
-        let name = instance_name(&r.service, &r.name);
+        let name = r.instance();
         let inst = by_name.get(name.as_str()).copied();
         seen.insert(name.clone());
         let want = Want {

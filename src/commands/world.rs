@@ -11,8 +11,8 @@ use crate::runtime::dispatch::Dispatch;
 use crate::runtime::exec::Tool;
 use crate::runtime::podman::Podman;
 use crate::runtime::qemu::Qemu;
+use crate::spec::ServiceSpec;
 use crate::spec::hash::RuntimeSpec;
-use crate::spec::{ServiceSpec, instance_name};
 
 /// The podman runtime; `needed_by` names what needs it in the error.
 fn podman(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Podman> {
@@ -104,11 +104,11 @@ pub fn kept(specs: &[ServiceSpec], rows: &[ComponentRow], pruning: bool) -> BTre
     rows.iter()
         .filter(|r| !specs.iter().any(|s| s.name == r.service))
         .filter(|r| r.desired == DesiredState::Ignore || !pruning)
-        .map(|r| instance_name(&r.service, &r.name))
+        .map(ComponentRow::instance)
         .chain(
             rows.iter()
                 .filter(|r| r.desired == DesiredState::Ignore)
-                .map(|r| instance_name(&r.service, &r.name)),
+                .map(ComponentRow::instance),
         )
         .collect()
 }

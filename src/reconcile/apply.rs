@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
@@ -16,7 +16,7 @@ use super::plan::{Action, ActionKind, Desired, Detail, Plan};
 use super::replace::replace;
 use crate::model::PullPolicy;
 use crate::registry::{DesiredState, NewEvent, Registry};
-use crate::runtime::{CreateRequest, PREV_SUFFIX, Runtime};
+use crate::runtime::{CreateRequest, PREV_SUFFIX, Runtime, State};
 use crate::spec::hash::RuntimeSpec;
 
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,6 +65,72 @@ pub fn deployed_json(d: &Desired<'_>) -> String {
         obj.insert("image".into(), d.spec.image.clone().into());
     }
     value.to_string()
+}
+
+/// Whether an action, once done, must prove its instance keeps running
+/// for the settle time: the creation of a container without a health check
+/// (as the README promises; a VM may be a one-shot job that powers off).
+/// These are checked together after every group is done, with one wait.
+fn settles(a: &Action, d: Option<&Desired<'_>>) -> bool {
+    a.action == ActionKind::Create
+        && matches!(a.detail, Detail::None)
+        && d.is_some_and(|d| {
+            d.spec.health.is_none() && d.spec.runtime == crate::spec::RuntimeKind::Container
+        })
+}
+
+/// What a worker reports about one action.
+enum Done {
+    Finished(usize, anyhow::Result<()>),
+    /// Not attempted: an earlier action on the same component failed.
+    Skipped(usize),
+    /// Created at this instant and Unix second; its outcome waits for the
+    /// settle check.
+    Settling(usize, Instant, i64),
+}
+
+/// The outcome of each settling creation (action index, Unix second its
+/// create returned): still running after the settle time (counted from the
+/// last creation), and not started again since (a restart policy restarts a
+/// command that exits at once, so "running" alone proves nothing), from one
+/// listing call.
+fn check_settled(
+    runtime: &dyn Runtime,
+    plan: &Plan,
+    settling: &[(usize, i64)],
+    last: Instant,
+    settle: Duration,
+) -> Vec<anyhow::Result<()>> {
+    std::thread::sleep(settle.saturating_sub(last.elapsed()));
+    let listed = runtime.list();
+    settling
+        .iter()
+        .map(|&(i, created)| {
+            let name = &plan.actions[i].instance;
+            let instances = listed
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("checking that {name} keeps running: {e:#}"))?;
+            let logs = format!(
+                "see mcp logs {}/{}",
+                plan.actions[i].service, plan.actions[i].component
+            );
+            match instances.iter().find(|inst| &inst.name == name) {
+                Some(inst) if inst.state == State::Running && inst.started_at > Some(created) => {
+                    anyhow::bail!(
+                        "{name} was started again within {}s of its creation: its command exits at once ({logs})",
+                        settle.as_secs()
+                    )
+                }
+                Some(inst) if inst.state == State::Running => Ok(()),
+                Some(inst) => anyhow::bail!(
+                    "{name} is {} instead of running {}s after it started ({logs})",
+                    inst.state.describe(),
+                    settle.as_secs(),
+                ),
+                None => anyhow::bail!("{name} disappeared right after it was created"),
+            }
+        })
+        .collect()
 }
 
 fn execute(
@@ -254,7 +320,9 @@ impl<'a> Executor<'a> {
             .max(1)
             .min(queue.lock().map(|q| q.len()).unwrap_or(1))
             .max(1);
-        let (tx, rx) = mpsc::channel::<(usize, anyhow::Result<()>, bool)>();
+        let (tx, rx) = mpsc::channel::<Done>();
+        let mut settling: Vec<(usize, i64)> = Vec::new();
+        let mut last_created: Option<Instant> = None;
 
         let runtime = self.runtime;
         let progress = self.progress;
@@ -274,7 +342,7 @@ impl<'a> Executor<'a> {
                         for i in group {
                             let a = &plan.actions[i];
                             if failed {
-                                let _ = tx.send((i, Ok(()), true));
+                                let _ = tx.send(Done::Skipped(i));
                                 continue;
                             }
                             let d = a.desired.and_then(|j| desired.get(j));
@@ -285,18 +353,31 @@ impl<'a> Executor<'a> {
                             let result = execute(runtime, a, d, settle);
                             step.finish(if result.is_ok() { "ok" } else { "FAILED" });
                             failed = result.is_err();
-                            let _ = tx.send((i, result, false));
+                            let done = if result.is_ok() && settles(a, d) {
+                                Done::Settling(i, Instant::now(), crate::timefmt::unix_now())
+                            } else {
+                                Done::Finished(i, result)
+                            };
+                            let _ = tx.send(done);
                         }
                     }
                 });
             }
             drop(tx);
-            for (i, result, skipped) in rx {
-                let outcome = if skipped {
-                    let _ = self.registry.finish_event(ids[i], "skipped");
-                    Outcome::Skipped
-                } else {
-                    self.record(ids[i], &plan.actions[i], desired, result)
+            for done in rx {
+                let (i, outcome) = match done {
+                    Done::Skipped(i) => {
+                        let _ = self.registry.finish_event(ids[i], "skipped");
+                        (i, Outcome::Skipped)
+                    }
+                    Done::Finished(i, result) => {
+                        (i, self.record(ids[i], &plan.actions[i], desired, result))
+                    }
+                    Done::Settling(i, at, unix) => {
+                        settling.push((i, unix));
+                        last_created = last_created.max(Some(at));
+                        continue;
+                    }
                 };
                 outcomes[i] = Some(outcome);
                 while reported < n {
@@ -310,6 +391,13 @@ impl<'a> Executor<'a> {
                 }
             }
         });
+        if let Some(last) = last_created {
+            settling.sort_unstable();
+            let results = check_settled(self.runtime, plan, &settling, last, self.settle);
+            for (&(i, _), result) in settling.iter().zip(results) {
+                outcomes[i] = Some(self.record(ids[i], &plan.actions[i], desired, result));
+            }
+        }
         while reported < n {
             if let Some(o) = &outcomes[reported] {
                 report(&plan.actions[reported], o);
@@ -347,13 +435,12 @@ impl<'a> Executor<'a> {
                             runtime,
                         },
                     ) => {
-                        let version = crate::spec::fields::image_version(image);
                         self.registry.adopt(
                             &a.service,
                             &a.component,
+                            &a.instance,
                             runtime,
                             image,
-                            &version,
                             observed,
                         )?;
                     }

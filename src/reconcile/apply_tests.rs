@@ -16,7 +16,7 @@ use crate::spec::ServiceSpec;
 use crate::spec::hash::RuntimeSpec;
 use crate::spec::parse::FileReader;
 
-fn service(name: &str, components: &[(&str, &str)]) -> ServiceSpec {
+pub(super) fn service(name: &str, components: &[(&str, &str)]) -> ServiceSpec {
     let text: String = components
         .iter()
         .map(|(c, image)| format!("[[components]]\nname = \"{c}\"\nimage = \"{image}\"\n"))
@@ -27,7 +27,7 @@ fn service(name: &str, components: &[(&str, &str)]) -> ServiceSpec {
     parsed.spec
 }
 
-fn desired(specs: &[ServiceSpec]) -> Vec<Desired<'_>> {
+pub(super) fn desired(specs: &[ServiceSpec]) -> Vec<Desired<'_>> {
     specs
         .iter()
         .flat_map(|s| {
@@ -64,13 +64,13 @@ fn created_from(d: &Desired<'_>, state: State) -> Instance {
 }
 
 /// A registry that knows `specs`, in a directory that lives as long as it.
-struct Db {
+pub(super) struct Db {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
-    registry: Registry,
+    pub(super) registry: Registry,
 }
 
-fn db(specs: &[ServiceSpec]) -> Db {
+pub(super) fn db(specs: &[ServiceSpec]) -> Db {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("registry.db");
     let mut registry = Registry::open(&path).unwrap();
@@ -82,7 +82,7 @@ fn db(specs: &[ServiceSpec]) -> Db {
     }
 }
 
-fn input<'a>(desired: Vec<Desired<'a>>, observed: &'a [Instance]) -> PlanInput<'a> {
+pub(super) fn input<'a>(desired: Vec<Desired<'a>>, observed: &'a [Instance]) -> PlanInput<'a> {
     PlanInput {
         desired,
         kept: BTreeSet::new(),
@@ -91,7 +91,7 @@ fn input<'a>(desired: Vec<Desired<'a>>, observed: &'a [Instance]) -> PlanInput<'
     }
 }
 
-fn apply(
+pub(super) fn apply(
     db: &mut Db,
     runtime: &Fake,
     intent: &Intent,
@@ -108,7 +108,7 @@ fn apply(
 }
 
 /// (action, outcome) of every event, oldest first.
-fn events(db: &Db) -> Vec<(String, String)> {
+pub(super) fn events(db: &Db) -> Vec<(String, String)> {
     let mut events: Vec<(String, String)> = db
         .registry
         .events(None, 100)
@@ -121,7 +121,7 @@ fn events(db: &Db) -> Vec<(String, String)> {
 }
 
 /// The changing calls, without the listing and state reads.
-fn calls(runtime: &Fake) -> Vec<String> {
+pub(super) fn calls(runtime: &Fake) -> Vec<String> {
     runtime.calls()
 }
 

@@ -9,6 +9,8 @@ pub mod plan;
 #[cfg(test)]
 mod plan_tests;
 mod replace;
+#[cfg(test)]
+mod settle_tests;
 
 pub use apply::{Executor, Outcome, Progress, Silent, Step, pull};
 pub use plan::{Action, ActionKind, Desired, Detail, Intent, Plan, PlanInput, Verb, plan};

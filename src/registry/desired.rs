@@ -255,7 +255,13 @@ impl Registry {
                     }
                 }
             }
-            for o in old.iter().filter(|o| spec.component(&o.name).is_none()) {
+            // Adopted rows stay: a container that happens to be named under
+            // a declared service (`web-extra` beside web.toml) is still
+            // tracked, not dropped here and adopted again by the plan.
+            for o in old
+                .iter()
+                .filter(|o| spec.component(&o.name).is_none() && o.desired != DesiredState::Ignore)
+            {
                 tx.execute(
                     "DELETE FROM components WHERE service = ?1 AND name = ?2",
                     params![spec.name, o.name],
@@ -321,7 +327,7 @@ fn write_component(
             volumes = excluded.volumes, cmd = excluded.cmd, env = excluded.env,
             memory_mb = excluded.memory_mb, vcpus = excluded.vcpus, health = excluded.health,
             desired_state = excluded.desired_state, version = excluded.version,
-            spec_hash = excluded.spec_hash,
+            spec_hash = excluded.spec_hash, instance = NULL,
             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
         params![
             service,

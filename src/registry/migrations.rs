@@ -67,6 +67,10 @@ pub const MIGRATIONS: &[&str] = &[
     // interrupted at once instead of `pending` until the next run.
     "ALTER TABLE events ADD COLUMN run_pid INTEGER;
     ALTER TABLE events ADD COLUMN run_start INTEGER;",
+    // 3: the container or VM name of an adopted component whose name is not
+    // `<service>-<component>` (e.g. `solo`, adopted as solo/main); NULL for
+    // the usual name.
+    "ALTER TABLE components ADD COLUMN instance TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

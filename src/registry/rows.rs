@@ -45,6 +45,18 @@ pub struct ComponentRow {
     pub image_id: Option<String>,
     pub previous_image: Option<String>,
     pub updated_at: String,
+    /// The instance's name when it is not `<service>-<component>` (adopted
+    /// under another name); see [`ComponentRow::instance`].
+    pub instance: Option<String>,
+}
+
+impl ComponentRow {
+    /// The container or VM this row stands for.
+    pub fn instance(&self) -> String {
+        self.instance
+            .clone()
+            .unwrap_or_else(|| crate::model::instance_name(&self.service, &self.name))
+    }
 }
 
 const COMPONENT_COLUMNS: &str = "c.service, c.name, c.runtime, c.image, c.network, c.user_spec,
@@ -52,7 +64,7 @@ const COMPONENT_COLUMNS: &str = "c.service, c.name, c.runtime, c.image, c.networ
     (SELECT json_group_array(json_object('name', r.name, 'port', r.port, 'mode', r.mode,
         'hostname', r.hostname)) FROM routes r WHERE r.service = c.service AND r.component = c.name),
     c.desired_state, c.observed_state, c.version, c.spec_hash, c.deployed_hash, c.deployed_spec,
-    c.image_id, c.previous_image, c.updated_at";
+    c.image_id, c.previous_image, c.updated_at, c.instance";
 
 fn component_from_row(r: &Row<'_>) -> rusqlite::Result<ComponentRow> {
     Ok(ComponentRow {
@@ -80,6 +92,7 @@ fn component_from_row(r: &Row<'_>) -> rusqlite::Result<ComponentRow> {
         image_id: r.get(21)?,
         previous_image: r.get(22)?,
         updated_at: r.get(23)?,
+        instance: r.get(24)?,
     })
 }
 
@@ -159,15 +172,19 @@ impl Registry {
     }
 
     /// Records an untracked container or VM as adopted, desired `ignore`.
+    /// `instance` is its actual name, kept when it is not the usual
+    /// `<service>-<component>`, so that it is recognised as tracked.
     pub fn adopt(
         &self,
         service: &str,
         name: &str,
+        instance: &str,
         runtime: &str,
         image: &str,
-        version: &str,
         observed: &str,
     ) -> anyhow::Result<bool> {
+        let version = crate::spec::fields::image_version(image);
+        let instance = (instance != crate::model::instance_name(service, name)).then_some(instance);
         self.conn.execute(
             "INSERT INTO services (name, active, origin) VALUES (?1, 1, 'adopted')
              ON CONFLICT (name) DO NOTHING",
@@ -175,10 +192,10 @@ impl Registry {
         )?;
         let inserted = self.conn.execute(
             "INSERT INTO components (service, name, runtime, image, restart, desired_state,
-                observed_state, version, spec_hash)
-             VALUES (?1, ?2, ?3, ?4, 'no', 'ignore', ?5, ?6, '')
+                observed_state, version, spec_hash, instance)
+             VALUES (?1, ?2, ?3, ?4, 'no', 'ignore', ?5, ?6, '', ?7)
              ON CONFLICT (service, name) DO NOTHING",
-            params![service, name, runtime, image, observed, version],
+            params![service, name, runtime, image, observed, version, instance],
         )?;
         Ok(inserted == 1)
     }

@@ -19,6 +19,8 @@ struct World {
     /// Starts in flight, and the most ever in flight at once.
     starting: usize,
     most_starting: usize,
+    /// Listing calls so far.
+    lists: usize,
 }
 
 #[derive(Default)]
@@ -29,6 +31,8 @@ pub struct Fake {
     wake: Condvar,
     /// Sees every changing call before it happens.
     hook: Option<Hook>,
+    /// Instances whose command exits at once: started, they end up exited.
+    exit_at_once: BTreeSet<String>,
 }
 
 impl Fake {
@@ -41,6 +45,17 @@ impl Fake {
     pub fn rendezvous(mut self, starts: usize) -> Self {
         self.rendezvous = starts;
         self
+    }
+
+    /// `name`'s command exits at once (code 3) whenever it is started.
+    pub fn exits_at_once(mut self, name: &str) -> Self {
+        self.exit_at_once.insert(name.to_string());
+        self
+    }
+
+    /// How many listing calls were made.
+    pub fn lists(&self) -> usize {
+        self.lock().lists
     }
 
     pub fn hook(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
@@ -99,7 +114,9 @@ impl Fake {
 
 impl Runtime for Fake {
     fn list(&self) -> anyhow::Result<Vec<Instance>> {
-        Ok(self.lock().instances.values().cloned().collect())
+        let mut world = self.lock();
+        world.lists += 1;
+        Ok(world.instances.values().cloned().collect())
     }
 
     fn owns(&self, name: &str) -> bool {
@@ -160,6 +177,9 @@ impl Runtime for Fake {
                     .0;
             }
             world.starting -= 1;
+        }
+        if self.exit_at_once.contains(name) {
+            return self.set_state(name, State::Exited(3));
         }
         self.set_state(name, State::Running)
     }

@@ -299,3 +299,94 @@ fn adopt_write_spec_names_what_a_service_file_cannot_say() {
         "{other}"
     );
 }
+
+/// The rows `status --json` shows for `service`.
+fn status_rows(host: &Host, service: &str) -> Vec<serde_json::Value> {
+    let status = host.mcp(["--json", "status"]).success().json();
+    status["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["service"] == service)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn an_untracked_container_without_a_hyphen_settles_after_one_sync() {
+    let host = Host::new();
+    host.podman(["run", "-d", "--name", "solo", &host.image("nohealth")])
+        .success();
+    host.mcp(["sync"]).success().stdout_has("adopt");
+    assert_quiet(&host);
+    let rows = status_rows(&host, "solo");
+    assert_eq!(rows.len(), 1, "solo is shown more than once: {rows:#?}");
+    assert_eq!(rows[0]["desired"], "ignore", "{rows:#?}");
+    assert_eq!(rows[0]["observed"], "running", "{rows:#?}");
+}
+
+#[test]
+fn an_untracked_container_under_a_declared_service_settles_after_one_sync() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("web", &web(&host, "api", port, true));
+    host.mcp(["sync"]).success();
+    host.podman(["run", "-d", "--name", "web-extra", &host.image("nohealth")])
+        .success();
+    host.mcp(["sync"]).success().stdout_has("adopt");
+    assert_quiet(&host);
+    let rows = status_rows(&host, "web");
+    let extra: Vec<_> = rows.iter().filter(|r| r["component"] == "extra").collect();
+    assert_eq!(extra.len(), 1, "{rows:#?}");
+    assert_eq!(extra[0]["desired"], "ignore", "{rows:#?}");
+    host.assert_serves(port, "v1");
+}
+
+#[test]
+fn a_kept_orphan_is_reported_but_is_not_a_change() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("web", &web(&host, "api", port, true));
+    host.mcp(["sync"]).success();
+    host.remove_service("web");
+
+    let out = host.mcp(["sync"]).success();
+    out.clone().stderr_has("web").stderr_has("--prune");
+    assert!(!out.stdout.contains("REGISTRY"), "{out}");
+    let json = host.mcp(["--json", "sync"]).success().json();
+    assert_eq!(json["changed"], false, "{json:#}");
+    assert_eq!(json["services"][0]["kind"], "orphaned", "{json:#}");
+    assert_quiet(&host);
+    // Kept means kept: it still serves.
+    host.assert_serves(port, "v1");
+    // --prune still removes it.
+    host.mcp(["sync", "--prune"]).success().stdout_has("remove");
+    assert_quiet(&host);
+}
+
+#[test]
+fn a_new_component_whose_command_exits_at_once_fails_the_sync() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("web", &web(&host, "api", port, false));
+    host.write_service(
+        "job",
+        &format!(
+            "[[components]]\nname = \"run\"\nimage = \"{}\"\n",
+            host.image("broken")
+        ),
+    );
+    // With the default restart policy podman starts it again and again, so
+    // it may even read `running` at the check: either way the create fails.
+    let out = host.mcp(["sync"]).failure();
+    out.clone().stderr_has("job/run").stderr_has("job-run");
+    assert!(!out.stderr.contains("web/api"), "{out}");
+    host.assert_serves(port, "v1");
+    let history = host.mcp(["--json", "history", "job"]).success().json();
+    assert!(
+        history["events"][0]["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("failed")),
+        "{history:#}"
+    );
+}
