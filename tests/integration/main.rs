@@ -3,6 +3,7 @@ mod support;
 mod bad_input;
 mod containers;
 mod faults;
+mod fixed_point_property;
 mod fixed_points;
 mod generated;
 mod registry_sync;
