@@ -52,6 +52,9 @@ _mcp() {
             mcp,sync)
                 cmd="mcp__subcmd__sync"
                 ;;
+            mcp,update)
+                cmd="mcp__subcmd__update"
+                ;;
             mcp,validate)
                 cmd="mcp__subcmd__validate"
                 ;;
@@ -91,6 +94,9 @@ _mcp() {
             mcp__subcmd__help,sync)
                 cmd="mcp__subcmd__help__subcmd__sync"
                 ;;
+            mcp__subcmd__help,update)
+                cmd="mcp__subcmd__help__subcmd__update"
+                ;;
             mcp__subcmd__help,validate)
                 cmd="mcp__subcmd__help__subcmd__validate"
                 ;;
@@ -101,7 +107,7 @@ _mcp() {
 
     case "${cmd}" in
         mcp)
-            opts="-q -v -h -V --config --services --db --state-dir --json --quiet --verbose --lock-wait --help --version sync deploy status logs adopt stop start restart history validate completions man help"
+            opts="-q -v -h -V --config --services --db --state-dir --json --quiet --verbose --lock-wait --help --version sync deploy status update logs adopt stop start restart history validate completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -249,7 +255,7 @@ _mcp() {
             return 0
             ;;
         mcp__subcmd__help)
-            opts="sync deploy status logs adopt stop start restart history validate completions man help"
+            opts="sync deploy status update logs adopt stop start restart history validate completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -417,6 +423,20 @@ _mcp() {
             return 0
             ;;
         mcp__subcmd__help__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__help__subcmd__update)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -631,7 +651,7 @@ _mcp() {
             return 0
             ;;
         mcp__subcmd__status)
-            opts="-q -v -h --check --config --services --db --state-dir --json --quiet --verbose --lock-wait --help"
+            opts="-q -v -h --check --health --config --services --db --state-dir --json --quiet --verbose --lock-wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -700,6 +720,48 @@ _mcp() {
             ;;
         mcp__subcmd__sync)
             opts="-j -q -v -h --dry-run --prune --jobs --config --services --db --state-dir --json --quiet --verbose --lock-wait --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --services)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__update)
+            opts="-j -q -v -h --dry-run --jobs --config --services --db --state-dir --json --quiet --verbose --lock-wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

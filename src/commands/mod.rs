@@ -8,7 +8,10 @@ mod history;
 mod logs;
 pub mod man;
 mod status;
+mod status_health;
 mod sync;
+mod update;
+mod update_print;
 mod validate;
 mod world;
 
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sync(args) => sync::run(&ctx, &args),
         Command::Deploy(args) => deploy::run(&ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
+        Command::Update(args) => update::run(&ctx, &args),
         Command::Logs(args) => logs::run(&ctx, &args),
         Command::Adopt(args) => adopt::run(&ctx, &args),
         Command::Stop(args) => control::run(&ctx, &args.targets, control::Verb::Stop),

@@ -133,6 +133,12 @@ fn check_settled(
         .collect()
 }
 
+/// How long a stop waits before it kills: the component's `stop_timeout`,
+/// or podman's default for an instance no spec describes.
+pub fn stop_grace(d: Option<&Desired<'_>>) -> Duration {
+    d.map_or(STOP_TIMEOUT, |d| d.spec.stop_timeout)
+}
+
 fn execute(
     runtime: &dyn Runtime,
     a: &Action,
@@ -141,7 +147,7 @@ fn execute(
 ) -> anyhow::Result<()> {
     match &a.detail {
         Detail::AlreadyDone => return Ok(()),
-        Detail::Refused(why) => anyhow::bail!("{why}"),
+        Detail::Refused(why) | Detail::Declined(why) => anyhow::bail!("{why}"),
         _ => {}
     }
     let spec = || d.context("internal: action without its component spec");
@@ -163,10 +169,10 @@ fn execute(
         }
         ActionKind::Recreate => replace(runtime, &a.service, spec()?, settle),
         ActionKind::Start => runtime.start(&a.instance),
-        ActionKind::Stop => runtime.stop(&a.instance, STOP_TIMEOUT),
+        ActionKind::Stop => runtime.stop(&a.instance, stop_grace(d)),
         ActionKind::Restart => {
             if a.detail == Detail::StopFirst {
-                runtime.stop(&a.instance, STOP_TIMEOUT)?;
+                runtime.stop(&a.instance, stop_grace(d))?;
             }
             runtime.start(&a.instance)
         }
@@ -404,10 +410,14 @@ impl<'a> Executor<'a> {
             }
             reported += 1;
         }
-        Ok(outcomes
+        let outcomes: Vec<Outcome> = outcomes
             .into_iter()
             .map(|o| o.unwrap_or(Outcome::Skipped))
-            .collect())
+            .collect();
+        // What runs is already recorded; a digest that cannot be read now is
+        // looked up from the running instance by `mcp update` instead.
+        let _ = super::digests::record(self.runtime, self.registry, plan, desired, &outcomes);
+        Ok(outcomes)
     }
 
     /// Records an action's outcome: the event, and on success what now runs.

@@ -3,11 +3,13 @@
 pub mod apply;
 #[cfg(test)]
 mod apply_tests;
+pub mod digests;
 pub mod drift;
 pub mod health;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+pub mod probe;
 mod replace;
 #[cfg(test)]
 mod settle_tests;

@@ -57,6 +57,13 @@ pub enum Intent {
     },
     /// `adopt`: record these untracked instances (by name) as `ignore`.
     Adopt { instances: Vec<String> },
+    /// `update`: replace exactly these (service, component)s, whose image
+    /// tag now names another digest; the value is the cause (the tag and
+    /// both digests). Nothing else is touched, not even drift in the same
+    /// service: an update never carries other changes with it.
+    Update {
+        moved: BTreeMap<(String, String), String>,
+    },
 }
 
 /// A hands-on state change.
@@ -122,6 +129,10 @@ pub enum Detail {
     AlreadyDone,
     /// Refused before acting; the text is the failure.
     Refused(String),
+    /// Asked for what the service file rules out (starting a component of an
+    /// inactive service that was never created): the command declines the
+    /// whole request before recording anything; the text says what to do.
+    Declined(String),
     /// A restart of a running instance: stop it first.
     StopFirst,
 }
@@ -194,6 +205,7 @@ pub fn plan(intent: &Intent, input: &PlanInput<'_>) -> Plan {
         Intent::Converge => converge(input),
         Intent::RollOut { targets } => roll_out(input, targets),
         Intent::SetState { targets, verb } => set_state(input, targets, *verb),
+        Intent::Update { moved } => update(input, moved),
         Intent::Adopt { instances } => Plan {
             actions: instances
                 .iter()
@@ -264,6 +276,26 @@ fn roll_out(input: &PlanInput<'_>, targets: &BTreeSet<(String, String)>) -> Plan
     Plan { actions }
 }
 
+/// Replaces each moved component that is to run, through the same
+/// health-gated replacement as a deploy.
+fn update(input: &PlanInput<'_>, moved: &BTreeMap<(String, String), String>) -> Plan {
+    let mut actions = Vec::new();
+    for (index, d) in input.desired.iter().enumerate() {
+        let key = (d.service.to_string(), d.spec.name.clone());
+        let Some(cause) = moved.get(&key) else {
+            continue;
+        };
+        if d.desired != DesiredState::Running {
+            continue;
+        }
+        let mut a = Action::new(ActionKind::Recreate, d.service, &d.spec.name, &d.instance())
+            .because(cause.clone());
+        a.desired = Some(index);
+        actions.push(a);
+    }
+    Plan { actions }
+}
+
 /// Hands-on stop, start or restart: an instance already as asked is only
 /// recorded, and one that does not exist cannot be started.
 fn set_state(input: &PlanInput<'_>, targets: &[(String, String)], verb: Verb) -> Plan {
@@ -277,7 +309,21 @@ fn set_state(input: &PlanInput<'_>, targets: &[(String, String)], verb: Verb) ->
             Verb::Start => ActionKind::Start,
             Verb::Restart => ActionKind::Restart,
         };
+        // The service file's word on this component, when it could be read.
+        let file_says = input
+            .desired
+            .iter()
+            .find(|d| d.service == service && &d.spec.name == component)
+            .map(|d| d.desired);
         let detail = match (verb, found) {
+            // Neither sync nor deploy creates a component of an inactive
+            // service, so only the file can change that.
+            (Verb::Start | Verb::Restart, None) if file_says == Some(DesiredState::Stopped) => {
+                Detail::Declined(format!(
+                    "{service}/{component} was never created: {service} is inactive (active = false in {service}.toml); \
+                     set active = true there, then run mcp sync to create and start it"
+                ))
+            }
             (Verb::Start | Verb::Restart, None) => Detail::Refused(format!(
                 "{name} does not exist yet; run mcp sync (or mcp deploy {service}) to create it"
             )),
@@ -286,11 +332,15 @@ fn set_state(input: &PlanInput<'_>, targets: &[(String, String)], verb: Verb) ->
             (Verb::Restart, _) if running => Detail::StopFirst,
             _ => Detail::None,
         };
-        actions.push(
-            Action::new(kind, service, component, &name)
-                .because("by hand")
-                .with(detail),
-        );
+        let mut action = Action::new(kind, service, component, &name)
+            .because("by hand")
+            .with(detail);
+        // The spec, when the caller has it, gives the stop its grace.
+        action.desired = input
+            .desired
+            .iter()
+            .position(|d| d.service == service && &d.spec.name == component);
+        actions.push(action);
     }
     Plan { actions }
 }

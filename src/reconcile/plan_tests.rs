@@ -168,6 +168,65 @@ fn inactive_running_is_stopped_and_inactive_missing_is_not_created() {
     assert_eq!(plan_of(vec![d], &[]), vec![]);
 }
 
+/// The detail of a hands-on `verb` of web/app planned against `desired` and `observed`.
+fn set_state_detail(verb: Verb, desired: Vec<Desired<'_>>, observed: &[Instance]) -> Detail {
+    let input = PlanInput {
+        desired,
+        kept: BTreeSet::new(),
+        observed,
+        scope: None,
+    };
+    let intent = Intent::SetState {
+        targets: vec![("web".into(), "app".into())],
+        verb,
+    };
+    let plan = plan(&intent, &input);
+    assert_eq!(plan.actions.len(), 1, "{:?}", plan.actions);
+    plan.actions[0].detail.clone()
+}
+
+#[test]
+fn starting_a_never_created_inactive_component_is_declined_naming_active_true() {
+    let web = service("web", "r:5000/web:v1", &[], "always");
+    let inactive = desired(&web, DesiredState::Stopped);
+    for verb in [Verb::Start, Verb::Restart] {
+        let Detail::Declined(why) = set_state_detail(verb, vec![inactive.clone()], &[]) else {
+            panic!("{verb:?} of a never-created inactive component is not declined");
+        };
+        assert!(why.contains("set active = true"), "{why}");
+        assert!(
+            why.contains("web.toml") && why.contains("mcp sync"),
+            "{why}"
+        );
+        assert!(
+            !why.contains("mcp deploy"),
+            "deploy refuses inactive services: {why}"
+        );
+    }
+    // Stopping it is already done; starting one that exists is the operator's call
+    // (the command notes that the file disagrees).
+    assert_eq!(
+        set_state_detail(Verb::Stop, vec![inactive.clone()], &[]),
+        Detail::AlreadyDone
+    );
+    let stopped = created_from(&inactive, State::Exited(0));
+    assert_eq!(
+        set_state_detail(Verb::Start, vec![inactive.clone()], &[stopped]),
+        Detail::None
+    );
+    // Active but not created yet: sync or deploy will create it, and say so.
+    let active = desired(&web, DesiredState::Running);
+    let Detail::Refused(why) = set_state_detail(Verb::Start, vec![active], &[]) else {
+        panic!("start of a missing active component is not refused");
+    };
+    assert!(why.contains("run mcp sync (or mcp deploy web)"), "{why}");
+    // With no readable file, nothing is known of `active`: the generic refusal.
+    assert!(matches!(
+        set_state_detail(Verb::Start, vec![], &[]),
+        Detail::Refused(_)
+    ));
+}
+
 #[test]
 fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
     let web = service("web", "r:5000/web:v1", &[], "always");
@@ -250,6 +309,56 @@ fn leftovers_of_an_interrupted_replacement_are_recovered() {
 }
 
 /// A model of the runtime: applies actions the way the executor would.
+#[test]
+fn update_replaces_only_the_moved_components_that_are_to_run() {
+    let web = service("web", "r:5000/web:stable", &["8080:80"], "always");
+    let api = service("api", "r:5000/api:stable", &["8081:80"], "always");
+    let off = service("off", "r:5000/off:stable", &["8082:80"], "always");
+    let (dw, da, doff) = (
+        desired(&web, DesiredState::Running),
+        desired(&api, DesiredState::Running),
+        desired(&off, DesiredState::Stopped),
+    );
+    // api has drifted (exited), but an update leaves that to sync.
+    let observed = vec![
+        created_from(&dw, State::Running),
+        created_from(&da, State::Exited(1)),
+        created_from(&doff, State::Exited(0)),
+    ];
+    let moved: BTreeMap<(String, String), String> = [
+        (
+            ("web".to_string(), "app".to_string()),
+            "image stable moved: a -> b".to_string(),
+        ),
+        (
+            ("off".to_string(), "app".to_string()),
+            "image stable moved: c -> d".to_string(),
+        ),
+    ]
+    .into();
+    let input = PlanInput {
+        desired: vec![dw, da, doff],
+        kept: BTreeSet::new(),
+        observed: &observed,
+        scope: None,
+    };
+    let plan = plan(&Intent::Update { moved }, &input);
+    let got: Vec<(ActionKind, &str, &str, Option<usize>)> = plan
+        .actions
+        .iter()
+        .map(|a| (a.action, a.instance.as_str(), a.cause.as_str(), a.desired))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            ActionKind::Recreate,
+            "web-app",
+            "image stable moved: a -> b",
+            Some(0)
+        )]
+    );
+}
+
 fn apply_model(
     world: &mut BTreeMap<String, Instance>,
     kept: &mut BTreeSet<String>,

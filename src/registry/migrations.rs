@@ -62,12 +62,18 @@ pub const MIGRATIONS: &[&str] = &[
         outcome   TEXT NOT NULL
     );
     CREATE INDEX events_by_service ON events(service, id);",
-    // 2: the run that owns a pending event (pid and its start time in clock
+    // 2: the registry digest of the image each component was deployed from,
+    // and every manifest digest podman knows for that image (one image may
+    // have been pulled through several manifests), so `mcp update` can tell
+    // whether its tag has moved since.
+    "ALTER TABLE components ADD COLUMN image_digest TEXT;
+    ALTER TABLE components ADD COLUMN image_digests TEXT NOT NULL DEFAULT '[]';",
+    // 3: the run that owns a pending event (pid and its start time in clock
     // ticks since boot), so `history` reads an event of a dead run as
     // interrupted at once instead of `pending` until the next run.
     "ALTER TABLE events ADD COLUMN run_pid INTEGER;
     ALTER TABLE events ADD COLUMN run_start INTEGER;",
-    // 3: the container or VM name of an adopted component whose name is not
+    // 4: the container or VM name of an adopted component whose name is not
     // `<service>-<component>` (e.g. `solo`, adopted as solo/main); NULL for
     // the usual name.
     "ALTER TABLE components ADD COLUMN instance TEXT;",

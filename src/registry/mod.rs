@@ -52,6 +52,18 @@ impl Registry {
         Ok(Registry { conn })
     }
 
+    /// Opens the registry only if it exists: read-only commands (`status`,
+    /// `logs`, `history`) must not leave an empty registry, or the
+    /// directories for one, behind a mistyped `--db` or on a host that was
+    /// never synced. `None` means there is no registry yet.
+    pub fn open_existing(path: &Path) -> anyhow::Result<Option<Self>> {
+        match fs::metadata(path) {
+            Ok(_) => Registry::open(path).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("opening registry {}", path.display())),
+        }
+    }
+
     pub fn integrity_ok(&self) -> anyhow::Result<bool> {
         let result: String = self
             .conn
@@ -116,6 +128,40 @@ mod tests {
                 o.join().unwrap().unwrap();
             }
         }
+    }
+
+    #[test]
+    fn records_the_image_digest_and_keeps_it_when_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&dir.path().join("r.db")).unwrap();
+        reg.adopt("web", "api", "web-api", "container", "r/a:v1", "running")
+            .unwrap();
+        assert_eq!(
+            reg.component("web", "api").unwrap().unwrap().image_digest,
+            None
+        );
+        let digests = |d: &[&str]| d.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        reg.set_image_digests("web", "api", &digests(&["sha256:aa", "sha256:a2"]))
+            .unwrap();
+        reg.set_image_digests("web", "api", &[]).unwrap();
+        let row = reg.component("web", "api").unwrap().unwrap();
+        assert_eq!(row.image_digest.as_deref(), Some("sha256:aa"));
+        assert_eq!(row.known_digests(), digests(&["sha256:aa", "sha256:a2"]));
+        reg.set_image_digests("web", "api", &digests(&["sha256:bb"]))
+            .unwrap();
+        let row = reg.component("web", "api").unwrap().unwrap();
+        assert_eq!(row.image_digest.as_deref(), Some("sha256:bb"));
+        assert_eq!(row.known_digests(), digests(&["sha256:bb"]));
+    }
+
+    #[test]
+    fn open_existing_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing/r.db");
+        assert!(Registry::open_existing(&path).unwrap().is_none());
+        assert!(!dir.path().join("missing").exists());
+        Registry::open(&path).unwrap();
+        assert!(Registry::open_existing(&path).unwrap().is_some());
     }
 
     #[test]

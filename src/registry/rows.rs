@@ -45,6 +45,11 @@ pub struct ComponentRow {
     pub image_id: Option<String>,
     pub previous_image: Option<String>,
     pub updated_at: String,
+    /// Registry digest (`sha256:...`) of the image last deployed, when known.
+    pub image_digest: Option<String>,
+    /// Every manifest digest known for that image (JSON array).
+    #[serde(skip)]
+    pub image_digests: String,
     /// The instance's name when it is not `<service>-<component>` (adopted
     /// under another name); see [`ComponentRow::instance`].
     pub instance: Option<String>,
@@ -57,6 +62,15 @@ impl ComponentRow {
             .clone()
             .unwrap_or_else(|| crate::model::instance_name(&self.service, &self.name))
     }
+
+    /// The digests a registry tag may name without the deployed image having
+    /// changed: the recorded one and every other manifest of the same image.
+    pub fn known_digests(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.image_digest.iter().cloned().collect();
+        all.extend(serde_json::from_str::<Vec<String>>(&self.image_digests).unwrap_or_default());
+        all.dedup();
+        all
+    }
 }
 
 const COMPONENT_COLUMNS: &str = "c.service, c.name, c.runtime, c.image, c.network, c.user_spec,
@@ -64,7 +78,7 @@ const COMPONENT_COLUMNS: &str = "c.service, c.name, c.runtime, c.image, c.networ
     (SELECT json_group_array(json_object('name', r.name, 'port', r.port, 'mode', r.mode,
         'hostname', r.hostname)) FROM routes r WHERE r.service = c.service AND r.component = c.name),
     c.desired_state, c.observed_state, c.version, c.spec_hash, c.deployed_hash, c.deployed_spec,
-    c.image_id, c.previous_image, c.updated_at, c.instance";
+    c.image_id, c.previous_image, c.updated_at, c.image_digest, c.image_digests, c.instance";
 
 fn component_from_row(r: &Row<'_>) -> rusqlite::Result<ComponentRow> {
     Ok(ComponentRow {
@@ -92,7 +106,9 @@ fn component_from_row(r: &Row<'_>) -> rusqlite::Result<ComponentRow> {
         image_id: r.get(21)?,
         previous_image: r.get(22)?,
         updated_at: r.get(23)?,
-        instance: r.get(24)?,
+        image_digest: r.get(24)?,
+        image_digests: r.get(25)?,
+        instance: r.get(26)?,
     })
 }
 
@@ -167,6 +183,27 @@ impl Registry {
                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE service = ?1 AND name = ?2",
             params![service, name, deployed_hash, deployed_spec, image_id],
+        )?;
+        Ok(())
+    }
+
+    /// Records the manifest digests of the image a component now runs (after
+    /// a deploy or update), podman's own first. None known leaves what was
+    /// recorded in place: a runtime that cannot tell does not erase it.
+    pub fn set_image_digests(
+        &self,
+        service: &str,
+        name: &str,
+        digests: &[String],
+    ) -> anyhow::Result<()> {
+        let Some(first) = digests.first() else {
+            return Ok(());
+        };
+        let all = serde_json::to_string(digests).context("encoding image digests")?;
+        self.conn.execute(
+            "UPDATE components SET image_digest = ?3, image_digests = ?4
+             WHERE service = ?1 AND name = ?2",
+            params![service, name, first, all],
         )?;
         Ok(())
     }

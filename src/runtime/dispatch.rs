@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{CreateRequest, Instance, LogOptions, Runtime, State};
+use super::{CreateRequest, ExecResult, Instance, LogOptions, Runtime, State};
 use crate::model::PullPolicy;
 use crate::spec::RuntimeKind;
 
@@ -50,6 +50,14 @@ impl Runtime for Dispatch<'_> {
 
     fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>> {
         self.container.pull(image, policy)
+    }
+
+    fn image_digests(
+        &self,
+        images: &[String],
+    ) -> anyhow::Result<std::collections::BTreeMap<String, Vec<String>>> {
+        // VMs are pulled into the same podman storage as containers.
+        self.container.image_digests(images)
     }
 
     fn ensure_network(&self, network: &str) -> anyhow::Result<()> {
@@ -99,5 +107,13 @@ impl Runtime for Dispatch<'_> {
         out: &mut dyn std::io::Write,
     ) -> anyhow::Result<i32> {
         self.by_name(name).logs(name, opts, out)
+    }
+
+    fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> anyhow::Result<ExecResult> {
+        self.by_name(name).exec(name, argv, timeout)
+    }
+
+    fn forwarded(&self, name: &str) -> anyhow::Result<Option<Vec<super::usernet::Forwarded>>> {
+        self.by_name(name).forwarded(name)
     }
 }
