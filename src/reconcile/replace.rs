@@ -35,7 +35,9 @@ pub fn replace(
     };
     runtime.preflight(&req)?;
     let old = runtime.state(&name)?;
-    let old_running = old == Some(State::Running);
+    // A paused instance still holds its ports: it is stopped like a
+    // running one, or the new one could never bind them.
+    let old_running = matches!(old, Some(State::Running | State::Paused));
     runtime.remove(&next)?;
     // Creating pulls a missing image; a bad image fails here, old one untouched.
     if let Err(e) = runtime.create(&req) {

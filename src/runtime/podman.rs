@@ -370,12 +370,25 @@ impl Runtime for Podman {
 
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let secs = timeout.as_secs().to_string();
+        let stop = || {
+            self.tool
+                .run(
+                    ["stop", "--time", &secs, name],
+                    timeout + self.timeouts.call,
+                )
+                .with_context(|| format!("stopping container {name}"))
+        };
+        let Err(e) = stop() else { return Ok(()) };
+        // podman 4.3 refuses to stop a paused container ("container state
+        // improper"); a paused one still holds its ports, so a replacement
+        // must be able to stop it: unpause, then stop.
+        if self.state(name)? != Some(State::Paused) {
+            return Err(e);
+        }
         self.tool
-            .run(
-                ["stop", "--time", &secs, name],
-                timeout + self.timeouts.call,
-            )
-            .with_context(|| format!("stopping container {name}"))?;
+            .run(["unpause", name], self.timeouts.call)
+            .with_context(|| format!("unpausing container {name} to stop it"))?;
+        stop()?;
         Ok(())
     }
 

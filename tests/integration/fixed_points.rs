@@ -390,3 +390,22 @@ fn a_new_component_whose_command_exits_at_once_fails_the_sync() {
         "{history:#}"
     );
 }
+
+/// Found by the property test: a paused container holds its ports, so its
+/// replacement failed on every sync ("address already in use") until the
+/// old one is stopped like a running one.
+#[test]
+fn a_paused_container_is_replaced_when_its_spec_changes() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("web", &web(&host, "api", port, false));
+    host.mcp(["sync"]).success();
+    host.podman(["pause", "web-api"]).success();
+    host.write_service(
+        "web",
+        &web(&host, "api", port, false).replace(&host.image("v1"), &host.image("v2")),
+    );
+    host.mcp(["sync"]).success().stdout_has("v1 -> v2");
+    host.assert_serves(port, "v2");
+    assert_quiet(&host);
+}
