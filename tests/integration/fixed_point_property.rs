@@ -14,7 +14,9 @@
 //! MCP_FIXPOINT_SEQUENCES=25 MCP_FIXPOINT_STEPS=6 cargo nextest run fixed_point_property
 //! ```
 //!
-//! `MCP_FIXPOINT_SEED=<n>` replays a run (every failure prints its seed).
+//! `MCP_FIXPOINT_SEED=<n> MCP_FIXPOINT_SEQUENCES=1` replays one sequence
+//! (every failure prints its seed); `MCP_FIXPOINT_TRACE=1` prints every
+//! sequence's actions.
 
 use std::time::Duration;
 
@@ -232,6 +234,9 @@ fn sequence(seed: u64, steps: u64) -> Result<(), String> {
                 .log
                 .push(format!("  sync said: {}", sync.stderr.trim()));
         }
+    }
+    if std::env::var_os("MCP_FIXPOINT_TRACE").is_some() {
+        eprintln!("seed {seed}:\n  {}", world.log.join("\n  "));
     }
     let fail = |why: String| {
         Err(format!(
