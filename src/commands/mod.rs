@@ -4,7 +4,9 @@ mod adopt;
 mod completions;
 mod control;
 mod deploy;
+mod export;
 mod history;
+mod import;
 mod logs;
 pub mod man;
 mod status;
@@ -63,6 +65,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Start(args) => control::run(&ctx, &args.targets, control::Verb::Start),
         Command::Restart(args) => control::run(&ctx, &args.targets, control::Verb::Restart),
         Command::History(args) => history::run(&ctx, &args),
+        Command::Import(crate::cli::ImportCommand::Compose(args)) => import::run(&ctx, &args),
+        Command::Export(crate::cli::ExportCommand::Kube(args)) => export::run(&ctx, &args),
         Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
     }
 }

@@ -1,6 +1,7 @@
 mod support;
 
 mod bad_input;
+mod bridges;
 mod containers;
 mod faults;
 mod fixed_point_property;
