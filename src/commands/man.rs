@@ -147,7 +147,10 @@ pub fn render(command: Option<&str>) -> anyhow::Result<Vec<u8>> {
     man.render_synopsis_section(&mut buf)?;
     man.render_description_section(&mut buf)?;
     man.render_options_section(&mut buf)?;
-    if cmd.has_subcommands() {
+    // A command's own subcommands (`mcp export kube`) have no pages of their
+    // own: clap's list would name `mcp-export-kube(1)`; they are documented
+    // on this page below instead.
+    if cmd.has_subcommands() && main_page {
         man.render_subcommands_section(&mut buf)?;
     }
     let mut roff = Roff::default();
@@ -174,6 +177,10 @@ fn nested_options(roff: &mut Roff, cmd: &clap::Command) {
     for sub in cmd.get_subcommands().filter(|c| c.get_name() != "help") {
         let title = format!("{} {}", cmd.get_name().replace('-', " "), sub.get_name());
         roff.control("SH", [title.to_uppercase().as_str()]);
+        if let Some(about) = sub.get_about() {
+            roff.text([roman(about.to_string())]);
+            roff.control("PP", []);
+        }
         let mut sub = sub.clone();
         let usage = sub.render_usage().to_string();
         roff.text([roman(usage.trim_start_matches("Usage: ").to_string())]);
