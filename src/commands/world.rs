@@ -18,11 +18,7 @@ use crate::spec::hash::RuntimeSpec;
 fn podman(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Podman> {
     let config = &ctx.config;
     let tool = podman_tool(ctx, needed_by)?;
-    Ok(Podman::new(
-        tool,
-        config.podman_timeouts,
-        config.state_dir.join("tmp"),
-    ))
+    Ok(Podman::new(tool, config.podman_timeouts))
 }
 
 /// podman, recording its children once the command holds the state lock.
@@ -111,6 +107,11 @@ pub fn kept(specs: &[ServiceSpec], rows: &[ComponentRow], pruning: bool) -> BTre
                 .map(ComponentRow::instance),
         )
         .collect()
+}
+
+/// The instance names of registry rows.
+pub fn known(rows: &[ComponentRow]) -> BTreeSet<String> {
+    rows.iter().map(ComponentRow::instance).collect()
 }
 
 /// Parses `SERVICE` or `SERVICE/COMPONENT`.

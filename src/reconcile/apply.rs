@@ -168,7 +168,15 @@ fn execute(
             Ok(())
         }
         ActionKind::Recreate => replace(runtime, &a.service, spec()?, settle),
-        ActionKind::Start => runtime.start(&a.instance),
+        // An engine restart policy may win the race to start it: fine.
+        ActionKind::Start => {
+            runtime
+                .start(&a.instance)
+                .or_else(|e| match runtime.state(&a.instance) {
+                    Ok(Some(crate::runtime::State::Running)) => Ok(()),
+                    _ => Err(e),
+                })
+        }
         ActionKind::Stop => runtime.stop(&a.instance, stop_grace(d)),
         ActionKind::Restart => {
             if a.detail == Detail::StopFirst {
@@ -187,6 +195,7 @@ fn execute(
             Ok(())
         }
         ActionKind::Adopt => Ok(()),
+        ActionKind::Resume => runtime.resume(&a.instance),
     }
 }
 
@@ -465,10 +474,9 @@ impl<'a> Executor<'a> {
                         self.registry
                             .set_observed(&a.service, &a.component, "running")?;
                     }
-                    (ActionKind::Start | ActionKind::Restart, _, _) => {
-                        self.registry
-                            .set_observed(&a.service, &a.component, "running")?
-                    }
+                    (ActionKind::Start | ActionKind::Restart | ActionKind::Resume, _, _) => self
+                        .registry
+                        .set_observed(&a.service, &a.component, "running")?,
                     (ActionKind::Stop, _, _) => {
                         self.registry
                             .set_observed(&a.service, &a.component, "exited")?
@@ -481,7 +489,12 @@ impl<'a> Executor<'a> {
                 Outcome::Failed(e) => format!("failed: {e}"),
                 Outcome::Skipped => "skipped".to_string(),
             };
-            self.registry.finish_event(event, &outcome_text)
+            let evidence = result
+                .as_ref()
+                .err()
+                .and_then(|e| e.downcast_ref::<crate::runtime::evidence::Evidence>());
+            self.registry
+                .finish_event_with(event, &outcome_text, evidence)
         })();
         match (outcome, bookkeeping) {
             (o, Ok(())) => o,

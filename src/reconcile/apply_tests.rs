@@ -88,6 +88,8 @@ pub(super) fn input<'a>(desired: Vec<Desired<'a>>, observed: &'a [Instance]) -> 
         kept: BTreeSet::new(),
         observed,
         scope: None,
+        known: BTreeSet::new(),
+        prune: false,
     }
 }
 

@@ -15,4 +15,4 @@ mod replace;
 mod settle_tests;
 
 pub use apply::{Executor, Outcome, Progress, Silent, Step, pull};
-pub use plan::{Action, ActionKind, Desired, Detail, Intent, Plan, PlanInput, Verb, plan};
+pub use plan::{Action, ActionKind, Desired, Detail, Intent, Orphan, Plan, PlanInput, Verb, plan};

@@ -35,9 +35,7 @@ pub fn replace(
     };
     runtime.preflight(&req)?;
     let old = runtime.state(&name)?;
-    // A paused instance still holds its ports: it is stopped like a
-    // running one, or the new one could never bind them.
-    let old_running = matches!(old, Some(State::Running | State::Paused));
+    let old_running = old == Some(State::Running);
     runtime.remove(&next)?;
     // Creating pulls a missing image; a bad image fails here, old one untouched.
     if let Err(e) = runtime.create(&req) {
@@ -46,9 +44,14 @@ pub fn replace(
     }
     let mut swap = Swap::default();
     let swapped = (|| -> anyhow::Result<()> {
-        if old_running {
-            runtime.stop(&name, stop_grace(Some(d)))?;
-            swap.old_stopped = true;
+        if old.is_some() {
+            // Out of service whatever its state (paused, stopping, between
+            // two crashes) and restart policy: a policy must never revive
+            // it under its .prev name and take the port back.
+            // Marked first: a retire that fails half-way may have stopped
+            // it, and starting a running one again is harmless.
+            swap.old_stopped = old_running;
+            runtime.retire(&name, stop_grace(Some(d)))?;
         }
         if old.is_some() {
             runtime.rename(&name, &prev)?;
@@ -63,6 +66,12 @@ pub fn replace(
         // The next sync removes a .prev left here if this removal fails.
         runtime.remove(&prev)?;
         return Ok(());
+    };
+    // Keep the evidence before the rollback removes the failed instance.
+    let failed = if swap.new_in_place { &name } else { &next };
+    let why = match runtime.evidence(failed) {
+        Some(evidence) => why.context(evidence),
+        None => why,
     };
     if old.is_none() {
         return Err(why.context(format!("the new {name} failed")));

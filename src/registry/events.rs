@@ -26,6 +26,9 @@ pub struct Event {
     pub action: String,
     pub detail: String,
     pub outcome: String,
+    /// Why a rollout failed: exit code and last log lines of the instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::runtime::evidence::Evidence>,
 }
 
 impl Registry {
@@ -82,9 +85,20 @@ impl Registry {
 
     /// Records the outcome of an event begun with [`Registry::begin_events`].
     pub fn finish_event(&self, id: i64, outcome: &str) -> anyhow::Result<()> {
+        self.finish_event_with(id, outcome, None)
+    }
+
+    /// [`Registry::finish_event`], keeping the evidence of a failure.
+    pub fn finish_event_with(
+        &self,
+        id: i64,
+        outcome: &str,
+        evidence: Option<&crate::runtime::evidence::Evidence>,
+    ) -> anyhow::Result<()> {
+        let evidence = evidence.map(serde_json::to_string).transpose()?;
         self.conn.execute(
-            "UPDATE events SET outcome = ?2 WHERE id = ?1",
-            params![id, outcome],
+            "UPDATE events SET outcome = ?2, evidence = ?3 WHERE id = ?1",
+            params![id, outcome, evidence],
         )?;
         Ok(())
     }
@@ -94,13 +108,13 @@ impl Registry {
     /// is left for the next mutating run to settle: reading takes no lock).
     pub fn events(&self, service: Option<&str>, limit: usize) -> anyhow::Result<Vec<Event>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, at, command, service, component, action, detail, outcome,
+            "SELECT id, at, command, service, component, action, detail, outcome, evidence,
                 run_pid, run_start FROM events
              WHERE ?1 IS NULL OR service = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt
             .query_map(params![service, limit as i64], |r| {
-                let run = match (r.get::<_, Option<u32>>(8)?, r.get::<_, Option<i64>>(9)?) {
+                let run = match (r.get::<_, Option<u32>>(9)?, r.get::<_, Option<i64>>(10)?) {
                     (Some(pid), Some(start)) => Some(Run {
                         pid,
                         start: start as u64,
@@ -122,6 +136,9 @@ impl Registry {
                     action: r.get(5)?,
                     detail: r.get(6)?,
                     outcome,
+                    evidence: r
+                        .get::<_, Option<String>>(8)?
+                        .and_then(|j| serde_json::from_str(&j).ok()),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

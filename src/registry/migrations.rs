@@ -68,12 +68,15 @@ pub const MIGRATIONS: &[&str] = &[
     // whether its tag has moved since.
     "ALTER TABLE components ADD COLUMN image_digest TEXT;
     ALTER TABLE components ADD COLUMN image_digests TEXT NOT NULL DEFAULT '[]';",
-    // 3: the run that owns a pending event (pid and its start time in clock
+    // 3: why a rollout failed (exit code, last log lines), kept as JSON
+    // because the rollback removes the failed instance.
+    "ALTER TABLE events ADD COLUMN evidence TEXT;",
+    // 4: the run that owns a pending event (pid and its start time in clock
     // ticks since boot), so `history` reads an event of a dead run as
     // interrupted at once instead of `pending` until the next run.
     "ALTER TABLE events ADD COLUMN run_pid INTEGER;
     ALTER TABLE events ADD COLUMN run_start INTEGER;",
-    // 4: the container or VM name of an adopted component whose name is not
+    // 5: the container or VM name of an adopted component whose name is not
     // `<service>-<component>` (e.g. `solo`, adopted as solo/main); NULL for
     // the usual name.
     "ALTER TABLE components ADD COLUMN instance TEXT;",

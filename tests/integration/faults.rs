@@ -329,7 +329,7 @@ fn env_values_never_appear_in_mcp_output() {
     );
     host.write_service("a", &spec);
     let mut outputs = vec![host.mcp(["-v", "sync"]).success()];
-    // The value reached the container through a private env file, not argv.
+    // The value reached the container through podman's environment, not argv.
     let inside = host
         .podman(["exec", "a-web", "sh", "-c", "echo \"$API_TOKEN\""])
         .success();
@@ -361,7 +361,11 @@ fn env_values_never_appear_in_mcp_output() {
             "a secret leaked:\n{out}"
         );
     }
-    assert!(outputs[0].stderr.contains("--env-file"), "{}", outputs[0]);
+    assert!(
+        outputs[0].stderr.contains("--env API_TOKEN "),
+        "{}",
+        outputs[0]
+    );
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(host.db_path()), 0o600);

@@ -356,7 +356,25 @@ fn a_kept_orphan_is_reported_but_is_not_a_change() {
     let json = host.mcp(["--json", "sync"]).success().json();
     assert_eq!(json["changed"], false, "{json:#}");
     assert_eq!(json["services"][0]["kind"], "orphaned", "{json:#}");
-    assert_quiet(&host);
+    // Not a change: cron's sync stays silent and a dry run has nothing to do.
+    let quiet = host.mcp(["-q", "sync"]).success();
+    assert!(
+        quiet.stdout.is_empty() && quiet.stderr.is_empty(),
+        "{quiet}"
+    );
+    host.mcp(["sync", "--dry-run"]).expect_code(0);
+    // status may report it, but only as what it is.
+    let check = host.mcp(["--json", "status", "--check"]);
+    if check.code != 0 {
+        assert_eq!(check.code, 3, "{check}");
+        let drift = check.json()["components"][0]["drift"].clone();
+        assert!(
+            drift.as_array().unwrap().iter().all(|d| d
+                .as_str()
+                .is_some_and(|d| d.contains("service file is gone"))),
+            "{check}"
+        );
+    }
     // Kept means kept: it still serves.
     host.assert_serves(port, "v1");
     // --prune still removes it.

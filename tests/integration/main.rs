@@ -11,6 +11,7 @@ mod health;
 mod isolation;
 mod operator;
 mod registry_sync;
+mod safety;
 mod shim;
 mod smoke;
 mod terminal;
