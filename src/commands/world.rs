@@ -9,32 +9,27 @@ use crate::registry::{ComponentRow, DesiredState};
 use crate::runtime::dispatch::Dispatch;
 use crate::runtime::exec::Tool;
 use crate::runtime::podman::Podman;
+use crate::runtime::podman_cli::PodmanCli;
 use crate::runtime::qemu::Qemu;
 use crate::spec::hash::RuntimeSpec;
 use crate::spec::{ServiceSpec, instance_name};
 
-/// The podman runtime; `needed_by` names what needs it in the error.
-fn podman(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Podman> {
-    let config = &ctx.config;
-    let tool = podman_tool(ctx, needed_by)?;
-    Ok(Podman::new(
-        tool,
-        config.podman_timeouts,
-        config.state_dir.join("tmp"),
-    ))
-}
-
-/// podman, recording its children once the command holds the state lock.
-fn podman_tool(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Tool> {
+/// The podman client both runtimes share, recording its children once the
+/// command holds the state lock; `needed_by` names what needs it in the error.
+fn podman_cli(ctx: &Ctx, needed_by: &str) -> anyhow::Result<PodmanCli> {
     let tool = Tool::locate(
         "podman",
         ctx.config.podman.as_deref(),
         needed_by,
         ctx.config.verbose,
     )?;
-    Ok(match ctx.children.get() {
+    let tool = match ctx.children.get() {
         Some(children) => tool.recording(children),
         None => tool,
+    };
+    Ok(PodmanCli {
+        tool,
+        timeouts: ctx.config.podman_timeouts,
     })
 }
 
@@ -48,15 +43,14 @@ pub struct Runtimes {
 impl Runtimes {
     pub fn open(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Self> {
         let config = &ctx.config;
-        let podman = podman(ctx, needed_by)?;
+        let cli = podman_cli(ctx, needed_by)?;
         // VMs are pulled with podman too; ops and qemu are located when a VM
         // needs them, so `status` and `logs` work without them.
-        let vm_podman = podman_tool(ctx, needed_by)?;
         Ok(Runtimes {
-            podman,
+            podman: Podman::new(cli.clone(), config.state_dir.join("tmp")),
             vm: Qemu::new(
                 &config.state_dir,
-                vm_podman,
+                cli,
                 config.unikernel.clone(),
                 config.verbose,
             ),

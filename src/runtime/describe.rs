@@ -3,96 +3,93 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use super::ops::ImageConfig;
+use super::podman_cli::ContainerInspect;
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The image a container was created from, as it was named.
+pub fn image_of(c: &ContainerInspect) -> &str {
+    if c.image_name.is_empty() {
+        &c.config.image
+    } else {
+        &c.image_name
+    }
 }
 
 /// One `[[components]]` table from `podman container inspect`, leaving out
-/// what the image itself provides (its environment and default command).
-pub fn component_table(name: &str, c: &Value, image: &Value) -> anyhow::Result<toml::Value> {
+/// what the image itself provides (its environment and default command);
+/// `image` is `None` when the image could not be inspected.
+pub fn component_table(
+    name: &str,
+    c: &ContainerInspect,
+    image: Option<&ImageConfig>,
+) -> toml::Value {
     let mut t = toml::Table::new();
     t.insert("name".into(), name.into());
-    let image_name = c["ImageName"]
-        .as_str()
-        .or(c["Config"]["Image"].as_str())
-        .unwrap_or_default();
-    t.insert("image".into(), image_name.into());
-    let restart = match c["HostConfig"]["RestartPolicy"]["Name"]
-        .as_str()
-        .unwrap_or("")
+    t.insert("image".into(), image_of(c).into());
+    let restart = match c
+        .host_config
+        .restart_policy
+        .as_ref()
+        .map(|r| r.name.as_str())
     {
-        "" => "no",
-        other => other,
+        None | Some("") => "no",
+        Some(other) => other,
     };
     t.insert("restart".into(), restart.into());
-    if let Some(user) = c["Config"]["User"].as_str().filter(|u| !u.is_empty()) {
-        t.insert("user".into(), user.into());
+    if !c.config.user.is_empty() {
+        t.insert("user".into(), c.config.user.as_str().into());
     }
-    if let Some(net) = c["NetworkSettings"]["Networks"]
-        .as_object()
+    if let Some(net) = c
+        .network_settings
+        .networks
+        .as_ref()
         .and_then(|nets| nets.keys().find(|n| n.as_str() != "podman"))
     {
         t.insert("network".into(), net.as_str().into());
     }
     let mut ports = Vec::new();
-    if let Some(bindings) = c["HostConfig"]["PortBindings"].as_object() {
-        for (key, hosts) in bindings {
-            let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
-            for h in hosts.as_array().into_iter().flatten() {
-                let host_port = h["HostPort"].as_str().unwrap_or_default();
-                let ip = h["HostIp"].as_str().unwrap_or_default();
-                let mut p = if ip.is_empty() || ip == "0.0.0.0" {
-                    format!("{host_port}:{port}")
-                } else {
-                    format!("{ip}:{host_port}:{port}")
-                };
-                if proto == "udp" {
-                    p.push_str("/udp");
-                }
-                ports.push(toml::Value::from(p));
+    for (key, hosts) in c.host_config.port_bindings.iter().flatten() {
+        let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+        for h in hosts.iter().flatten() {
+            let mut p = if h.host_ip.is_empty() || h.host_ip == "0.0.0.0" {
+                format!("{}:{port}", h.host_port)
+            } else {
+                format!("{}:{}:{port}", h.host_ip, h.host_port)
+            };
+            if proto == "udp" {
+                p.push_str("/udp");
             }
+            ports.push(toml::Value::from(p));
         }
     }
     if !ports.is_empty() {
         t.insert("ports".into(), toml::Value::Array(ports));
     }
     let mut volumes = Vec::new();
-    for m in c["Mounts"].as_array().into_iter().flatten() {
-        let dest = m["Destination"].as_str().unwrap_or_default();
-        let source = match m["Type"].as_str() {
-            Some("bind") => m["Source"].as_str().unwrap_or_default(),
-            Some("volume") => m["Name"].as_str().unwrap_or_default(),
+    for m in c.mounts.iter().flatten() {
+        let source = match m.r#type.as_str() {
+            "bind" => &m.source,
+            "volume" => &m.name,
             _ => continue,
         };
-        let ro = if m["RW"].as_bool() == Some(false) {
-            ":ro"
-        } else {
-            ""
-        };
-        volumes.push(toml::Value::from(format!("{source}:{dest}{ro}")));
+        let ro = if m.rw == Some(false) { ":ro" } else { "" };
+        volumes.push(toml::Value::from(format!("{source}:{}{ro}", m.destination)));
     }
     if !volumes.is_empty() {
         t.insert("volumes".into(), toml::Value::Array(volumes));
     }
-    let cmd = strings(&c["Config"]["Cmd"]);
-    if !cmd.is_empty() && cmd != strings(&image["Config"]["Cmd"]) {
+    let cmd = c.config.cmd.clone().unwrap_or_default();
+    let image_cmd = image.map(|i| i.cmd.clone()).unwrap_or_default();
+    if !cmd.is_empty() && cmd != image_cmd {
         t.insert(
             "cmd".into(),
             toml::Value::Array(cmd.into_iter().map(Into::into).collect()),
         );
     }
-    let image_env: BTreeSet<String> = strings(&image["Config"]["Env"]).into_iter().collect();
+    let image_env: BTreeSet<&String> = image.iter().flat_map(|i| &i.env).collect();
     let mut env = toml::Table::new();
-    for kv in strings(&c["Config"]["Env"]) {
-        if image_env.contains(&kv) {
+    for kv in c.config.env.iter().flatten() {
+        if image_env.contains(kv) {
             continue;
         }
         if let Some((k, v)) = kv.split_once('=') {
@@ -106,20 +103,19 @@ pub fn component_table(name: &str, c: &Value, image: &Value) -> anyhow::Result<t
     if !env.is_empty() {
         t.insert("env".into(), toml::Value::Table(env));
     }
-    if let Some(mem) = c["HostConfig"]["Memory"].as_u64().filter(|m| *m > 0) {
+    let mem = c.host_config.memory;
+    if mem > 0 {
         t.insert(
             "memory_mb".into(),
             toml::Value::Integer((mem / (1024 * 1024)) as i64),
         );
     }
-    if let Some(nano) = c["HostConfig"]["NanoCpus"]
-        .as_u64()
-        .filter(|n| *n > 0 && n % 1_000_000_000 == 0)
-    {
+    let nano = c.host_config.nano_cpus;
+    if nano > 0 && nano.is_multiple_of(1_000_000_000) {
         t.insert(
             "vcpus".into(),
             toml::Value::Integer((nano / 1_000_000_000) as i64),
         );
     }
-    Ok(toml::Value::Table(t))
+    toml::Value::Table(t)
 }

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod fake;
 pub mod ops;
 pub mod podman;
+pub mod podman_cli;
 pub mod qemu;
 pub mod qemu_argv;
 pub mod qmp;

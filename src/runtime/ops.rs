@@ -22,32 +22,6 @@ pub struct ImageConfig {
     pub env: Vec<String>,
 }
 
-impl ImageConfig {
-    /// Reads `podman image inspect` output (one object).
-    pub fn from_inspect(v: &serde_json::Value) -> Self {
-        let strings = |key: &str| -> Vec<String> {
-            v.pointer(&format!("/Config/{key}"))
-                .and_then(|x| x.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        ImageConfig {
-            id: v
-                .get("Id")
-                .and_then(|x| x.as_str())
-                .unwrap_or_default()
-                .to_string(),
-            entrypoint: strings("Entrypoint"),
-            cmd: strings("Cmd"),
-            env: strings("Env"),
-        }
-    }
-}
-
 /// The program (a path inside the image) and its arguments, by OCI rules:
 /// the entrypoint, followed by the spec's `cmd` or else the image's CMD;
 /// without an entrypoint the command's first word is the program.

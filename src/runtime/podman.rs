@@ -11,15 +11,15 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 
-use super::exec::Tool;
+use super::describe;
+use super::podman_cli::PodmanCli;
 use super::*;
 use crate::model::PullPolicy;
 
 pub use crate::model::Timeouts;
 
 pub struct Podman {
-    tool: Tool,
-    timeouts: Timeouts,
+    cli: PodmanCli,
     /// Private directory (in the state dir) for files handed to podman.
     scratch: PathBuf,
 }
@@ -89,12 +89,8 @@ pub fn parse_ps(json: &str) -> anyhow::Result<Vec<Instance>> {
 }
 
 impl Podman {
-    pub fn new(tool: Tool, timeouts: Timeouts, scratch: PathBuf) -> Self {
-        Podman {
-            tool,
-            timeouts,
-            scratch,
-        }
+    pub fn new(cli: PodmanCli, scratch: PathBuf) -> Self {
+        Podman { cli, scratch }
     }
 
     /// Environment values may be secrets. On podman's command line any local
@@ -186,24 +182,6 @@ impl Podman {
         a
     }
 
-    /// `podman container inspect` of one container, as JSON.
-    pub fn inspect_container(&self, name: &str) -> anyhow::Result<serde_json::Value> {
-        let out = self
-            .tool
-            .run(["container", "inspect", name], self.timeouts.call)
-            .with_context(|| format!("inspecting container {name}"))?;
-        first_object(&out)
-    }
-
-    /// `podman image inspect` of one image, as JSON.
-    pub fn inspect_image(&self, image: &str) -> anyhow::Result<serde_json::Value> {
-        let out = self
-            .tool
-            .run(["image", "inspect", image], self.timeouts.call)
-            .with_context(|| format!("inspecting image {image}"))?;
-        first_object(&out)
-    }
-
     fn run_create(&self, verb: &str, req: &CreateRequest<'_>) -> anyhow::Result<()> {
         let mut args: Vec<OsString> = vec![verb.into()];
         if verb == "run" {
@@ -212,8 +190,9 @@ impl Podman {
         let (env, _env_file) = self.env_args(req)?;
         args.extend(env);
         args.extend(self.create_args(req));
-        self.tool
-            .run(args, self.timeouts.pull)
+        self.cli
+            .tool
+            .run(args, self.cli.timeouts.pull)
             .with_context(|| format!("creating container {}", req.name))?;
         Ok(())
     }
@@ -222,20 +201,15 @@ impl Podman {
 impl Runtime for Podman {
     fn list(&self) -> anyhow::Result<Vec<Instance>> {
         let out = self
+            .cli
             .tool
-            .run(["ps", "--all", "--format", "json"], self.timeouts.call)
+            .run(["ps", "--all", "--format", "json"], self.cli.timeouts.call)
             .context("listing containers")?;
         parse_ps(&out)
     }
 
     fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>> {
-        let present = || -> anyhow::Result<bool> {
-            let out = self.tool.capture(
-                &["image".into(), "exists".into(), image.into()],
-                self.timeouts.call,
-            )?;
-            Ok(out.code == Some(0))
-        };
+        let present = || self.cli.image_exists(image);
         let should_pull = match policy {
             PullPolicy::Always => true,
             PullPolicy::Missing => !present()?,
@@ -249,30 +223,20 @@ impl Runtime for Podman {
             }
         };
         if should_pull {
-            let out = self
-                .tool
-                .run(["pull", "--quiet", image], self.timeouts.pull)
-                .with_context(|| format!("pulling {image}"))?;
-            return Ok(out.lines().last().map(|l| l.trim().to_string()));
+            return self.cli.pull(image);
         }
-        let id = self
-            .tool
-            .run(
-                ["image", "inspect", "--format", "{{.Id}}", image],
-                self.timeouts.call,
-            )
-            .with_context(|| format!("inspecting image {image}"))?;
-        Ok(Some(id.trim().to_string()))
+        Ok(Some(self.cli.inspect_image(image)?.id))
     }
 
     fn ensure_network(&self, network: &str) -> anyhow::Result<()> {
-        let exists = self.tool.capture(
+        let exists = self.cli.tool.capture(
             &["network".into(), "exists".into(), network.into()],
-            self.timeouts.call,
+            self.cli.timeouts.call,
         )?;
         if exists.code != Some(0) {
-            self.tool
-                .run(["network", "create", network], self.timeouts.call)
+            self.cli
+                .tool
+                .run(["network", "create", network], self.cli.timeouts.call)
                 .with_context(|| format!("creating network {network}"))?;
         }
         Ok(())
@@ -294,7 +258,7 @@ impl Runtime for Podman {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.tool.run(["start", name], self.timeouts.call) {
+            match self.cli.tool.run(["start", name], self.cli.timeouts.call) {
                 Err(e) if attempt < FIREWALL_ATTEMPTS && firewall_race(&e) => {
                     std::thread::sleep(Duration::from_millis(300 * attempt as u64));
                 }
@@ -308,34 +272,37 @@ impl Runtime for Podman {
 
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let secs = timeout.as_secs().to_string();
-        self.tool
+        self.cli
+            .tool
             .run(
                 ["stop", "--time", &secs, name],
-                timeout + self.timeouts.call,
+                timeout + self.cli.timeouts.call,
             )
             .with_context(|| format!("stopping container {name}"))?;
         Ok(())
     }
 
     fn remove(&self, name: &str) -> anyhow::Result<()> {
-        self.tool
+        self.cli
+            .tool
             .run(
                 ["rm", "--force", "--ignore", "--time", "10", name],
-                self.timeouts.call,
+                self.cli.timeouts.call,
             )
             .with_context(|| format!("removing container {name}"))?;
         Ok(())
     }
 
     fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
-        self.tool
-            .run(["rename", from, to], self.timeouts.call)
+        self.cli
+            .tool
+            .run(["rename", from, to], self.cli.timeouts.call)
             .with_context(|| format!("renaming container {from} to {to}"))?;
         Ok(())
     }
 
     fn state(&self, name: &str) -> anyhow::Result<Option<State>> {
-        let out = self.tool.capture(
+        let out = self.cli.tool.capture(
             &[
                 "container".into(),
                 "inspect".into(),
@@ -343,7 +310,7 @@ impl Runtime for Podman {
                 "{{.State.Status}} {{.State.ExitCode}}".into(),
                 name.into(),
             ],
-            self.timeouts.call,
+            self.cli.timeouts.call,
         )?;
         if out.code != Some(0) {
             if out.stderr.to_lowercase().contains("no such") {
@@ -358,17 +325,14 @@ impl Runtime for Podman {
     }
 
     fn describe(&self, name: &str, component: &str) -> anyhow::Result<toml::Value> {
-        let inspect = self.inspect_container(name)?;
-        let image = inspect["ImageName"]
-            .as_str()
-            .or(inspect["Config"]["Image"].as_str())
-            .unwrap_or_default()
-            .to_string();
+        let inspect = self.cli.inspect_container(name)?;
         // Without the image's own config, its env and command are kept too.
-        let image_config = self
-            .inspect_image(&image)
-            .unwrap_or(serde_json::Value::Null);
-        super::describe::component_table(component, &inspect, &image_config)
+        let image = self.cli.inspect_image(describe::image_of(&inspect)).ok();
+        Ok(describe::component_table(
+            component,
+            &inspect,
+            image.as_ref(),
+        ))
     }
 
     fn logs(
@@ -390,8 +354,8 @@ impl Runtime for Podman {
             args.push(s.into());
         }
         args.push(name.into());
-        let timeout = (!opts.follow).then_some(self.timeouts.call);
-        self.tool.stream(args, timeout, out)
+        let timeout = (!opts.follow).then_some(self.cli.timeouts.call);
+        self.cli.tool.stream(args, timeout, out)
     }
 }
 
@@ -407,16 +371,6 @@ fn firewall_race(err: &anyhow::Error) -> bool {
     text.contains("netavark: unable to") && text.contains("No chain/target/match")
 }
 
-fn first_object(json: &str) -> anyhow::Result<serde_json::Value> {
-    let value: serde_json::Value =
-        serde_json::from_str(json).context("parsing podman inspect output")?;
-    value
-        .as_array()
-        .and_then(|a| a.first())
-        .cloned()
-        .context("podman inspect returned nothing")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,13 +379,17 @@ mod tests {
     fn env_values_go_to_a_private_file_unless_they_hold_a_line_break() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let tool = Tool {
+        let tool = crate::runtime::exec::Tool {
             name: "podman",
             path: "/bin/false".into(),
             trace: false,
             children: Default::default(),
         };
-        let podman = Podman::new(tool, Timeouts::default(), dir.path().join("tmp"));
+        let cli = PodmanCli {
+            tool,
+            timeouts: Timeouts::default(),
+        };
+        let podman = Podman::new(cli, dir.path().join("tmp"));
         let text = "[[components]]\nname = \"api\"\nimage = \"r:5000/a:v1\"\nenv = { TOKEN = \"s3cret\", CERT = \"a\\nb\" }\n";
         let mut reader = crate::spec::parse::FileReader::new(std::path::Path::new("t.toml"), text);
         let spec = reader.read_service("t").unwrap().spec;

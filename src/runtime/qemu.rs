@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::exec::Tool;
+use super::podman_cli::PodmanCli;
 use super::qemu_argv::{HostKvm, Machine, choose_machine, qemu_args};
 use super::qmp::Qmp;
 use super::vmstate::*;
@@ -40,13 +41,13 @@ const POLL: Duration = Duration::from_millis(100);
 
 pub struct Qemu {
     vms: PathBuf,
-    podman: Tool,
+    podman: PodmanCli,
     config: VmSettings,
     trace: bool,
 }
 
 impl Qemu {
-    pub fn new(state_dir: &Path, podman: Tool, config: VmSettings, trace: bool) -> Self {
+    pub fn new(state_dir: &Path, podman: PodmanCli, config: VmSettings, trace: bool) -> Self {
         Qemu {
             vms: state_dir.join("vms"),
             podman,
@@ -71,7 +72,8 @@ impl Qemu {
         configured: Option<&Path>,
         needed_by: &str,
     ) -> anyhow::Result<Tool> {
-        Ok(Tool::locate(name, configured, needed_by, self.trace)?.recording(&self.podman.children))
+        Ok(Tool::locate(name, configured, needed_by, self.trace)?
+            .recording(&self.podman.tool.children))
     }
 
     fn ops(&self, needed_by: &str) -> anyhow::Result<Tool> {
