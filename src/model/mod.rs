@@ -2,6 +2,10 @@
 //! and the registry all speak of. It imports none of them, so a runtime
 //! needs neither the command line nor the config file to be understood.
 
+mod image;
+
+pub use image::{ImageRef, split_tag};
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
