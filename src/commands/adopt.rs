@@ -10,10 +10,9 @@ use serde::Serialize;
 use super::{Ctx, sync, world};
 use crate::cli::AdoptArgs;
 use crate::exit::{self, UsageError};
-use crate::reconcile::apply::deployed_json;
 use crate::reconcile::plan::split_instance_name;
 use crate::reconcile::{self, Detail, Executor, Intent, PlanInput, Silent};
-use crate::registry::Registry;
+use crate::registry::{ComponentRecord, Registry};
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, Runtime};
 use crate::spec::{self, fields, instance_name};
 
@@ -199,7 +198,7 @@ fn write_specs(
                 &service,
                 &d.spec.name,
                 &d.spec_hash,
-                &deployed_json(&d),
+                &ComponentRecord::of(d.spec),
                 None,
             )?;
         }

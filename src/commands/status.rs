@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{Ctx, world};
 use crate::cli::StatusArgs;
 use crate::exit;
+use crate::model::RuntimeKind;
 use crate::reconcile::drift::{Want, drift};
 use crate::registry::{DesiredState, Registry};
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
@@ -19,7 +20,7 @@ use crate::spec::instance_name;
 pub struct ComponentStatus {
     pub service: String,
     pub component: String,
-    pub runtime: String,
+    pub runtime: RuntimeKind,
     pub desired: String,
     pub observed: String,
     pub exit_code: Option<i32>,
@@ -84,7 +85,7 @@ pub fn collect(
         out.push(ComponentStatus {
             service: r.service.clone(),
             component: r.name.clone(),
-            runtime: r.runtime.clone(),
+            runtime: r.runtime,
             desired: r.desired.as_str().into(),
             observed: observed_state,
             exit_code,
@@ -118,7 +119,7 @@ pub fn collect(
         out.push(ComponentStatus {
             service,
             component,
-            runtime: inst.runtime.into(),
+            runtime: inst.runtime,
             desired: "-".into(),
             observed: observed_state,
             exit_code,
@@ -150,7 +151,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
                 vec![
                     s.service.clone(),
                     s.component.clone(),
-                    s.runtime.clone(),
+                    s.runtime.to_string(),
                     s.desired.clone(),
                     match s.exit_code {
                         Some(c) => format!("{} ({c})", s.observed),

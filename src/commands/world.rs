@@ -80,9 +80,7 @@ pub fn desired<'a>(specs: &'a [ServiceSpec], rows: &[ComponentRow]) -> Vec<Desir
                 spec: c,
                 desired: DesiredState::from_active(s.active),
                 spec_hash: RuntimeSpec::of(c).hash(),
-                deployed: row
-                    .and_then(|r| r.deployed_spec.as_deref())
-                    .and_then(|j| serde_json::from_str(j).ok()),
+                deployed: row.and_then(|r| r.deployed.clone()),
                 deployed_hash: row.and_then(|r| r.deployed_hash.clone()),
                 image_id: None,
             });

@@ -14,10 +14,10 @@ use serde::Serialize;
 use super::health::{SETTLE, wait_healthy};
 use super::plan::{Action, ActionKind, Desired, Detail, Plan};
 use super::replace::replace;
+use crate::model::ObservedState;
 use crate::model::PullPolicy;
-use crate::registry::{DesiredState, NewEvent, Registry};
+use crate::registry::{ComponentRecord, DesiredState, EventOutcome, NewEvent, Registry};
 use crate::runtime::{CreateRequest, PREV_SUFFIX, Runtime};
-use crate::spec::hash::RuntimeSpec;
 
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -56,15 +56,6 @@ impl Progress for Silent {
     fn step(&self, _label: &str, _message: &str) -> Box<dyn Step + '_> {
         Box::new(NoStep)
     }
-}
-
-/// The spec as deployed, stored in the registry to name changed fields later.
-pub fn deployed_json(d: &Desired<'_>) -> String {
-    let mut value = serde_json::to_value(RuntimeSpec::of(d.spec)).unwrap_or_default();
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert("image".into(), d.spec.image.clone().into());
-    }
-    value.to_string()
 }
 
 fn execute(
@@ -216,7 +207,6 @@ impl<'a> Executor<'a> {
                 component: Some(&a.component),
                 action: a.action.as_str(),
                 detail: &a.cause,
-                outcome: "pending",
             })
             .collect();
         let ids = self.registry.begin_events(&intents)?;
@@ -293,7 +283,7 @@ impl<'a> Executor<'a> {
             drop(tx);
             for (i, result, skipped) in rx {
                 let outcome = if skipped {
-                    let _ = self.registry.finish_event(ids[i], "skipped");
+                    let _ = self.registry.finish_event(ids[i], &EventOutcome::Skipped);
                     Outcome::Skipped
                 } else {
                     self.record(ids[i], &plan.actions[i], desired, result)
@@ -335,57 +325,61 @@ impl<'a> Executor<'a> {
             Ok(()) => Outcome::Ok,
             Err(e) => Outcome::Failed(format!("{e:#}")),
         };
-        let bookkeeping = (|| -> anyhow::Result<()> {
-            if result.is_ok() {
-                match (a.action, d, &a.detail) {
-                    (
-                        ActionKind::Adopt,
-                        _,
-                        Detail::Adopt {
-                            image,
-                            observed,
-                            runtime,
-                        },
-                    ) => {
-                        let version = crate::spec::fields::image_version(image);
-                        self.registry.adopt(
+        let bookkeeping =
+            (|| -> anyhow::Result<()> {
+                if result.is_ok() {
+                    match (a.action, d, &a.detail) {
+                        (
+                            ActionKind::Adopt,
+                            _,
+                            Detail::Adopt {
+                                image,
+                                observed,
+                                runtime,
+                            },
+                        ) => {
+                            let version = crate::spec::fields::image_version(image);
+                            self.registry.adopt(
+                                &a.service,
+                                &a.component,
+                                *runtime,
+                                image,
+                                &version,
+                                observed,
+                            )?;
+                        }
+                        (ActionKind::Create | ActionKind::Recreate, Some(d), _) => {
+                            self.registry.record_deployed(
+                                &a.service,
+                                &a.component,
+                                &d.spec_hash,
+                                &ComponentRecord::of(d.spec),
+                                d.image_id.as_deref(),
+                            )?;
+                            self.registry.set_observed(
+                                &a.service,
+                                &a.component,
+                                ObservedState::Running,
+                            )?;
+                        }
+                        (ActionKind::Start | ActionKind::Restart, _, _) => self
+                            .registry
+                            .set_observed(&a.service, &a.component, ObservedState::Running)?,
+                        (ActionKind::Stop, _, _) => self.registry.set_observed(
                             &a.service,
                             &a.component,
-                            runtime,
-                            image,
-                            &version,
-                            observed,
-                        )?;
+                            ObservedState::Exited,
+                        )?,
+                        _ => {}
                     }
-                    (ActionKind::Create | ActionKind::Recreate, Some(d), _) => {
-                        self.registry.record_deployed(
-                            &a.service,
-                            &a.component,
-                            &d.spec_hash,
-                            &deployed_json(d),
-                            d.image_id.as_deref(),
-                        )?;
-                        self.registry
-                            .set_observed(&a.service, &a.component, "running")?;
-                    }
-                    (ActionKind::Start | ActionKind::Restart, _, _) => {
-                        self.registry
-                            .set_observed(&a.service, &a.component, "running")?
-                    }
-                    (ActionKind::Stop, _, _) => {
-                        self.registry
-                            .set_observed(&a.service, &a.component, "exited")?
-                    }
-                    _ => {}
                 }
-            }
-            let outcome_text = match &outcome {
-                Outcome::Ok => "ok".to_string(),
-                Outcome::Failed(e) => format!("failed: {e}"),
-                Outcome::Skipped => "skipped".to_string(),
-            };
-            self.registry.finish_event(event, &outcome_text)
-        })();
+                let finished = match &outcome {
+                    Outcome::Ok => EventOutcome::Ok,
+                    Outcome::Failed(e) => EventOutcome::Failed(e.clone()),
+                    Outcome::Skipped => EventOutcome::Skipped,
+                };
+                self.registry.finish_event(event, &finished)
+            })();
         match (outcome, bookkeeping) {
             (o, Ok(())) => o,
             (Outcome::Ok, Err(e)) => Outcome::Failed(format!(

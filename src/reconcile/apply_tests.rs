@@ -48,7 +48,7 @@ fn desired(specs: &[ServiceSpec]) -> Vec<Desired<'_>> {
 fn created_from(d: &Desired<'_>, state: State) -> Instance {
     Instance {
         name: d.instance(),
-        runtime: "container",
+        runtime: crate::model::RuntimeKind::Container,
         image: d.spec.image.clone(),
         image_id: format!("id-{}", d.spec.image),
         state,
@@ -114,7 +114,7 @@ fn events(db: &Db) -> Vec<(String, String)> {
         .events(None, 100)
         .unwrap()
         .into_iter()
-        .map(|e| (e.action, e.outcome))
+        .map(|e| (e.action, e.outcome.to_string()))
         .collect();
     events.reverse();
     events
@@ -166,7 +166,7 @@ fn intents_are_recorded_before_the_runtime_is_asked_anything() {
             .events(None, 100)
             .unwrap()
             .into_iter()
-            .map(|e| e.outcome)
+            .map(|e| e.outcome.to_string())
             .collect();
         seen_by_hook.lock().unwrap().push(outcomes);
     });
@@ -473,7 +473,7 @@ fn restart_stops_only_what_runs_and_start_refuses_what_does_not_exist() {
 fn adoption_is_recorded_without_touching_the_runtime() {
     let stranger = Instance {
         name: "legacy-cache".into(),
-        runtime: "container",
+        runtime: crate::model::RuntimeKind::Container,
         image: "r:5000/cache:v3".into(),
         image_id: "id".into(),
         state: State::Running,

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::drift::{Drift, Want, drift, image_change};
-use crate::registry::DesiredState;
+use crate::model::RuntimeKind;
+use crate::registry::{Change, ComponentRecord, DesiredState};
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, State};
 use crate::spec::fields::image_version;
-use crate::spec::hash::RuntimeSpec;
 use crate::spec::{ComponentSpec, instance_name};
 
 /// One declared component, as the planner needs it.
@@ -20,7 +20,7 @@ pub struct Desired<'a> {
     pub desired: DesiredState,
     pub spec_hash: String,
     /// What was deployed last (from the registry), to name changed fields.
-    pub deployed: Option<RuntimeSpec>,
+    pub deployed: Option<ComponentRecord>,
     pub deployed_hash: Option<String>,
     /// The image id just pulled (deploy), recorded with the outcome.
     pub image_id: Option<String>,
@@ -116,7 +116,7 @@ pub enum Detail {
     Adopt {
         image: String,
         observed: String,
-        runtime: &'static str,
+        runtime: RuntimeKind,
     },
     /// The instance is already as asked: recorded, nothing run.
     AlreadyDone,
@@ -425,11 +425,14 @@ fn recreate_cause(d: &Desired<'_>, drifts: &[Drift]) -> Option<String> {
         match dr {
             Drift::ImageChanged { from, to } => causes.push(format!("image {from} -> {to}")),
             Drift::SpecChanged => {
-                let fields = d
+                let fields: Vec<&str> = d
                     .deployed
                     .as_ref()
-                    .map(|old| old.changed_fields(&RuntimeSpec::of(d.spec)))
-                    .unwrap_or_default();
+                    .map(|old| old.diff(&ComponentRecord::of(d.spec)))
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(Change::runtime_field)
+                    .collect();
                 if fields.is_empty() {
                     causes.push("spec changed".to_string());
                 } else {

@@ -1,5 +1,7 @@
 //! The append-only history that `mcp history` shows.
 
+use std::fmt;
+
 use rusqlite::params;
 use serde::Serialize;
 
@@ -12,7 +14,6 @@ pub struct NewEvent<'a> {
     pub component: Option<&'a str>,
     pub action: &'a str,
     pub detail: &'a str,
-    pub outcome: &'a str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -24,26 +25,52 @@ pub struct Event {
     pub component: Option<String>,
     pub action: String,
     pub detail: String,
-    pub outcome: String,
+    pub outcome: EventOutcome,
+}
+
+/// What became of an event's action. `Pending` until it finishes; a run
+/// killed meanwhile leaves it to the next run to mark `Interrupted`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    Pending,
+    Ok,
+    Failed(String),
+    Skipped,
+    Interrupted,
+}
+
+impl EventOutcome {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "pending" => EventOutcome::Pending,
+            "ok" => EventOutcome::Ok,
+            "skipped" => EventOutcome::Skipped,
+            "interrupted" => EventOutcome::Interrupted,
+            other => EventOutcome::Failed(other.strip_prefix("failed: ")?.to_string()),
+        })
+    }
+}
+
+impl fmt::Display for EventOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventOutcome::Pending => f.write_str("pending"),
+            EventOutcome::Ok => f.write_str("ok"),
+            EventOutcome::Failed(why) => write!(f, "failed: {why}"),
+            EventOutcome::Skipped => f.write_str("skipped"),
+            EventOutcome::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+/// Shown as its text, as `mcp history --json` always printed it.
+impl Serialize for EventOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl Registry {
-    pub fn record_event(&self, e: &NewEvent<'_>) -> anyhow::Result<()> {
-        self.conn.execute(
-            "INSERT INTO events (command, service, component, action, detail, outcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                e.command,
-                e.service,
-                e.component,
-                e.action,
-                e.detail,
-                e.outcome
-            ],
-        )?;
-        Ok(())
-    }
-
     /// Records the intent of a whole plan before anything runs, in one
     /// transaction: one `pending` event per action. Events still pending
     /// from a run that was killed are first marked `interrupted` (callers
@@ -76,7 +103,7 @@ impl Registry {
     }
 
     /// Records the outcome of an event begun with [`Registry::begin_events`].
-    pub fn finish_event(&self, id: i64, outcome: &str) -> anyhow::Result<()> {
+    pub fn finish_event(&self, id: i64, outcome: &EventOutcome) -> anyhow::Result<()> {
         self.conn.execute(
             "UPDATE events SET outcome = ?2 WHERE id = ?1",
             params![id, outcome],

@@ -121,7 +121,7 @@ impl Runtime for Fake {
             req.name.to_string(),
             Instance {
                 name: req.name.to_string(),
-                runtime: "container",
+                runtime: crate::model::RuntimeKind::Container,
                 image: req.spec.image.clone(),
                 image_id: format!("id-{}", req.spec.image),
                 state: State::Created,

@@ -77,7 +77,7 @@ pub fn parse_ps(json: &str) -> anyhow::Result<Vec<Instance>> {
             let name = e.names.into_iter().next()?;
             Some(Instance {
                 name,
-                runtime: "container",
+                runtime: crate::model::RuntimeKind::Container,
                 image: e.image,
                 image_id: e.image_id,
                 state: parse_state(&e.state, e.exit_code),

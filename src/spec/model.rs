@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceSpec {
@@ -35,29 +35,7 @@ pub struct ComponentSpec {
     pub routes: Vec<Route>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuntimeKind {
-    Container,
-    Unikernel,
-}
-
-impl RuntimeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuntimeKind::Container => "container",
-            RuntimeKind::Unikernel => "unikernel",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "container" => Some(RuntimeKind::Container),
-            "unikernel" => Some(RuntimeKind::Unikernel),
-            _ => None,
-        }
-    }
-}
+pub use crate::model::{RouteMode, RuntimeKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum RestartPolicy {
@@ -145,17 +123,20 @@ impl fmt::Display for VolumeSpec {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthProbe {
     Tcp(u16),
     Http(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthCheck {
     pub probe: HealthProbe,
-    #[serde(serialize_with = "serialize_secs")]
+    #[serde(
+        serialize_with = "serialize_secs",
+        deserialize_with = "deserialize_secs"
+    )]
     pub timeout: Duration,
 }
 
@@ -163,11 +144,15 @@ fn serialize_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::
     s.serialize_u64(d.as_secs())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+fn deserialize_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_secs)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     pub name: String,
     pub port: u16,
-    pub mode: String,
+    pub mode: RouteMode,
     pub hostname: Option<String>,
 }
 
