@@ -631,7 +631,7 @@ _mcp() {
             return 0
             ;;
         mcp__subcmd__status)
-            opts="-q -v -h --check --config --services --db --state-dir --json --quiet --verbose --lock-wait --help"
+            opts="-q -v -h --check --health --config --services --db --state-dir --json --quiet --verbose --lock-wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -79,13 +79,14 @@ complete -c mcp -n "__fish_mcp_using_subcommand status" -l services -d 'Director
 complete -c mcp -n "__fish_mcp_using_subcommand status" -l db -d 'SQLite registry file' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand status" -l state-dir -d 'State directory (VM state, lock file)' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand status" -l lock-wait -d 'How long a mutating command waits for another mcp\'s lock, e.g. 30s, 2m' -r
-complete -c mcp -n "__fish_mcp_using_subcommand status" -l check -d 'Exit 3 when anything has drifted'
+complete -c mcp -n "__fish_mcp_using_subcommand status" -l check -d 'Exit 3 when anything has drifted (or, with --health, is unhealthy)'
+complete -c mcp -n "__fish_mcp_using_subcommand status" -l health -d 'Run each component\'s health check once and show the result'
 complete -c mcp -n "__fish_mcp_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout'
 complete -c mcp -n "__fish_mcp_using_subcommand status" -s q -l quiet -d 'Print only changes and errors (for cron)'
 complete -c mcp -n "__fish_mcp_using_subcommand status" -s v -l verbose -d 'Show each external command as it runs'
 complete -c mcp -n "__fish_mcp_using_subcommand status" -s h -l help -d 'Print help'
 complete -c mcp -n "__fish_mcp_using_subcommand logs" -l tail -d 'Print only the last N lines' -r
-complete -c mcp -n "__fish_mcp_using_subcommand logs" -l since -d 'Print only lines since T (a duration like 10m or a timestamp)' -r
+complete -c mcp -n "__fish_mcp_using_subcommand logs" -l since -d 'Print only lines since T: a duration ago (10m), an RFC 3339 time (2026-11-26T10:00:00Z) or @UNIX seconds; for a VM, from the boot that was running at T' -r
 complete -c mcp -n "__fish_mcp_using_subcommand logs" -l config -d 'Configuration file [default: /etc/mcp/mcp.toml as root, else $XDG_CONFIG_HOME/mcp/mcp.toml]' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand logs" -l services -d 'Directory of service definitions, one <service>.toml each' -r -F
 complete -c mcp -n "__fish_mcp_using_subcommand logs" -l db -d 'SQLite registry file' -r -F

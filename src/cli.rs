@@ -57,7 +57,7 @@ pub struct GlobalArgs {
     pub verbose: bool,
 
     /// How long a mutating command waits for another mcp's lock, e.g. 30s, 2m
-    #[arg(long, global = true, value_name = "DURATION", env = "MCP_LOCK_WAIT")]
+    #[arg(long, global = true, value_name = "DURATION", env = "MCP_LOCK_WAIT", value_parser = lock_wait)]
     pub lock_wait: Option<String>,
 }
 
@@ -107,7 +107,7 @@ pub struct SyncArgs {
     #[arg(long)]
     pub prune: bool,
     /// Run up to N independent actions at once [default: twice the CPUs, at most 8]
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = jobs)]
     pub jobs: Option<usize>,
 }
 
@@ -126,7 +126,7 @@ pub struct DeployArgs {
     #[arg(long, value_enum, default_value_t = PullPolicy::Always)]
     pub pull: PullPolicy,
     /// Run up to N independent rollouts at once [default: twice the CPUs, at most 8]
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = jobs)]
     pub jobs: Option<usize>,
 }
 
@@ -137,9 +137,12 @@ pub struct StatusArgs {
     /// Limit the report to these services
     #[arg(value_name = "SERVICE")]
     pub names: Vec<String>,
-    /// Exit 3 when anything has drifted
+    /// Exit 3 when anything has drifted (or, with --health, is unhealthy)
     #[arg(long)]
     pub check: bool,
+    /// Run each component's health check once and show the result
+    #[arg(long)]
+    pub health: bool,
 }
 
 #[derive(Debug, Args)]
@@ -153,9 +156,10 @@ pub struct LogsArgs {
     /// Print only the last N lines
     #[arg(long, value_name = "N")]
     pub tail: Option<u64>,
-    /// Print only lines since T (a duration like 10m or a timestamp)
-    #[arg(long, value_name = "T")]
-    pub since: Option<String>,
+    /// Print only lines since T: a duration ago (10m), an RFC 3339 time
+    /// (2026-11-26T10:00:00Z) or @UNIX seconds; for a VM, from the boot that was running at T
+    #[arg(long, value_name = "T", value_parser = crate::since::arg)]
+    pub since: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -192,4 +196,24 @@ pub enum Shell {
     Bash,
     Zsh,
     Fish,
+}
+
+/// The most parallel actions `-j` takes: far beyond what one host's podman
+/// and disks do at once, low enough that a typo (`-j 1000`) is caught.
+pub const MAX_JOBS: usize = 64;
+
+/// `-j N`: 0 would run nothing at all, so it is a usage error, not a run.
+fn jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "-j takes a number of parallel actions from 1 to {MAX_JOBS}"
+        )),
+    }
+}
+
+/// `--lock-wait`: checked when read, so a typo is a usage error (exit 2)
+/// before anything else happens.
+fn lock_wait(text: &str) -> Result<String, String> {
+    crate::duration::parse(text).map(|_| text.to_string())
 }

@@ -6,10 +6,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use serde::Deserialize;
+use toml::Spanned;
 
 use crate::cli::GlobalArgs;
+use crate::exit::UsageError;
 
 /// How long a mutating command waits for another mcp by default: long
 /// enough to ride out a deploy, short enough that cron runs do not pile up.
@@ -23,7 +24,7 @@ struct FileConfig {
     services: Option<PathBuf>,
     db: Option<PathBuf>,
     state_dir: Option<PathBuf>,
-    lock_wait: Option<String>,
+    lock_wait: Option<Spanned<String>>,
     #[serde(default)]
     podman: PodmanSection,
     #[serde(default)]
@@ -34,8 +35,8 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct PodmanSection {
     path: Option<PathBuf>,
-    timeout: Option<String>,
-    pull_timeout: Option<String>,
+    timeout: Option<Spanned<String>>,
+    pull_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,17 +103,24 @@ impl Config {
     /// the default one may be absent (mcp runs on a fresh machine).
     pub fn resolve(args: &GlobalArgs) -> anyhow::Result<Self> {
         let defaults = defaults();
-        let file = match &args.config {
-            Some(path) => read_file_config(path)?,
-            None if defaults.config.exists() => read_file_config(&defaults.config)?,
-            None => FileConfig::default(),
+        let (file, source) = match &args.config {
+            Some(path) => (read_file_config(path)?, Some(path.clone())),
+            None if defaults.config.exists() => (
+                read_file_config(&defaults.config)?,
+                Some(defaults.config.clone()),
+            ),
+            None => (FileConfig::default(), None),
         };
-        let lock_wait_text = args.lock_wait.clone().or(file.lock_wait);
-        let lock_wait = match lock_wait_text {
-            Some(t) => {
-                crate::duration::parse(&t).map_err(|e| anyhow::anyhow!("invalid lock wait: {e}"))?
-            }
-            None => DEFAULT_LOCK_WAIT,
+        let setting = Setting {
+            file: source.as_deref(),
+        };
+        // The flag (or MCP_LOCK_WAIT) was checked by clap; only the file's
+        // value can still be wrong here.
+        let lock_wait = match (&args.lock_wait, &file.lock_wait) {
+            (Some(t), _) => crate::duration::parse(t)
+                .map_err(|e| UsageError(format!("invalid --lock-wait: {e}")))?,
+            (None, Some(t)) => setting.duration(t, "lock_wait", Duration::ZERO)?,
+            (None, None) => DEFAULT_LOCK_WAIT,
         };
         Ok(Config {
             services_dir: args
@@ -127,7 +135,7 @@ impl Config {
                 .or(file.state_dir)
                 .unwrap_or(defaults.state),
             lock_wait,
-            podman_timeouts: podman_timeouts(&file.podman)?,
+            podman_timeouts: podman_timeouts(&file.podman, &setting)?,
             podman: file.podman.path,
             unikernel: file.unikernel,
             json: args.json,
@@ -137,33 +145,140 @@ impl Config {
     }
 }
 
-fn podman_timeouts(section: &PodmanSection) -> anyhow::Result<crate::model::Timeouts> {
+/// The least a podman timeout can be: every podman call, even `podman ps`,
+/// takes a good part of a second, so less would make every call fail.
+pub const MIN_PODMAN_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn podman_timeouts(
+    section: &PodmanSection,
+    setting: &Setting,
+) -> anyhow::Result<crate::model::Timeouts> {
     let mut t = crate::model::Timeouts::default();
-    let parse = |text: &Option<String>, key: &str| -> anyhow::Result<Option<Duration>> {
-        text.as_deref()
-            .map(|v| {
-                crate::duration::parse(v)
-                    .map_err(|e| anyhow::anyhow!("invalid [podman] {key} in the config file: {e}"))
-            })
-            .transpose()
-    };
-    if let Some(d) = parse(&section.timeout, "timeout")? {
-        t.call = d;
+    if let Some(v) = &section.timeout {
+        t.call = setting.duration(v, "[podman] timeout", MIN_PODMAN_TIMEOUT)?;
     }
-    if let Some(d) = parse(&section.pull_timeout, "pull_timeout")? {
-        t.pull = d;
+    if let Some(v) = &section.pull_timeout {
+        t.pull = setting.duration(v, "[podman] pull_timeout", MIN_PODMAN_TIMEOUT)?;
     }
     Ok(t)
 }
 
+/// Reads values of the config file, naming file, line and key in errors:
+/// a setting that cannot work is refused here rather than making every
+/// later podman call fail.
+struct Setting<'a> {
+    file: Option<&'a Path>,
+}
+
+impl Setting<'_> {
+    fn duration(
+        &self,
+        value: &Spanned<String>,
+        key: &str,
+        least: Duration,
+    ) -> anyhow::Result<Duration> {
+        let text = value.get_ref();
+        let why = match crate::duration::parse(text) {
+            Ok(d) if d >= least => return Ok(d),
+            Ok(_) => format!(
+                "{key} = \"{text}\" is too short: use at least {}s",
+                least.as_secs()
+            ),
+            Err(e) => format!("invalid {key}: {e}"),
+        };
+        Err(UsageError(self.located(value.span().start, &why)).into())
+    }
+
+    /// `FILE:LINE: what` (the line of byte `offset` of the file).
+    fn located(&self, offset: usize, what: &str) -> String {
+        let Some(file) = self.file else {
+            return what.to_string();
+        };
+        let line = fs::read_to_string(file)
+            .ok()
+            .map(|text| line_of(&text, offset));
+        match line {
+            Some(line) => format!("{}:{line}: {what}", file.display()),
+            None => format!("{}: {what}", file.display()),
+        }
+    }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = fs::read_to_string(path)
-        .with_context(|| format!("reading config file {}", path.display()))?;
+    let text = fs::read_to_string(path).map_err(|e| {
+        UsageError(format!(
+            "reading config file {}: {e} (fix --config / MCP_CONFIG)",
+            path.display()
+        ))
+    })?;
     toml::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
+        // toml's message names the line and column and quotes the line.
+        UsageError(format!(
             "{}: invalid config file: {}",
             path.display(),
             e.to_string().trim()
-        )
+        ))
+        .into()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve_with(text: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mcp.toml");
+        fs::write(&file, text).unwrap();
+        Config::resolve(&GlobalArgs {
+            config: Some(file),
+            ..GlobalArgs::default()
+        })
+    }
+
+    fn usage_message(err: anyhow::Error) -> String {
+        assert_eq!(crate::exit::code_for(&err), crate::exit::USAGE, "{err:#}");
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn zero_podman_timeouts_are_refused_with_their_line() {
+        let err = resolve_with("# podman\n[podman]\ntimeout = \"0s\"\n").unwrap_err();
+        let msg = usage_message(err);
+        assert!(
+            msg.contains("mcp.toml:3: [podman] timeout = \"0s\""),
+            "{msg}"
+        );
+        let err = resolve_with("[podman]\npull_timeout = \"500ms\"\n").unwrap_err();
+        assert!(usage_message(err).contains(":2: [podman] pull_timeout"));
+        let err = resolve_with("lock_wait = \"soon\"\n").unwrap_err();
+        assert!(usage_message(err).contains(":1: invalid lock_wait"));
+    }
+
+    #[test]
+    fn sensible_values_are_taken() {
+        let c =
+            resolve_with("lock_wait = \"0s\"\n[podman]\ntimeout = \"1s\"\npull_timeout = \"1h\"\n")
+                .unwrap();
+        assert_eq!(c.lock_wait, Duration::ZERO);
+        assert_eq!(c.podman_timeouts.call, Duration::from_secs(1));
+        assert_eq!(c.podman_timeouts.pull, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn toml_errors_are_usage_errors_with_the_line() {
+        let err = resolve_with("services = \"/srv\"\n[podman\n").unwrap_err();
+        let msg = usage_message(err);
+        assert!(msg.contains("line 2"), "{msg}");
+    }
 }

@@ -66,21 +66,11 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
     let runtimes = world::Runtimes::open(ctx, verb.as_str())?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
-    // Only for the notes below: a broken file must not block a hands-on stop.
+    // For the planner's view of the files and the notes below; a broken
+    // file must not block a hands-on stop.
     let specs = spec::load_dir(&ctx.config.services_dir).unwrap_or_default();
-
-    // What is wanted is recorded before anything is done: a run killed half
-    // way leaves the next sync converging towards it.
-    let desired = if verb == Verb::Stop {
-        DesiredState::Stopped
-    } else {
-        DesiredState::Running
-    };
-    for r in &chosen {
-        registry.set_desired(&r.service, &r.name, desired)?;
-    }
     let input = PlanInput {
-        desired: Vec::new(),
+        desired: world::desired(&specs, &rows),
         kept: BTreeSet::new(),
         observed: &observed,
         scope: None,
@@ -93,10 +83,37 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
         verb,
     };
     let plan = reconcile::plan(&intent, &input);
+    // What the files rule out is declined whole, before anything is recorded.
+    let declined: Vec<&str> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match &a.detail {
+            Detail::Declined(why) => Some(why.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !declined.is_empty() {
+        anyhow::bail!(
+            "{} changed nothing:\n  {}",
+            verb.as_str(),
+            declined.join("\n  ")
+        );
+    }
+
+    // What is wanted is recorded before anything is done: a run killed half
+    // way leaves the next sync converging towards it.
+    let desired = if verb == Verb::Stop {
+        DesiredState::Stopped
+    } else {
+        DesiredState::Running
+    };
+    for r in &chosen {
+        registry.set_desired(&r.service, &r.name, desired)?;
+    }
     let progress = Progress::new(ctx.out.progress());
     let outcomes = Executor::new(&runtime, &progress, &mut registry, verb.as_str()).apply(
         &plan,
-        &[],
+        &input.desired,
         |_, _| {},
     )?;
 

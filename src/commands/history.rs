@@ -6,8 +6,12 @@ use crate::exit;
 use crate::registry::Registry;
 
 pub fn run(ctx: &Ctx, args: &HistoryArgs) -> anyhow::Result<u8> {
-    let registry = Registry::open(&ctx.config.db)?;
-    let events = registry.events(args.service.as_deref(), args.limit)?;
+    // Read-only: a missing registry is reported, never created.
+    let registry = Registry::open_existing(&ctx.config.db)?;
+    let events = match &registry {
+        Some(r) => r.events(args.service.as_deref(), args.limit)?,
+        None => Vec::new(),
+    };
     if ctx.out.json {
         ctx.out
             .print_json(&serde_json::json!({ "events": events }))?;
@@ -15,7 +19,13 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> anyhow::Result<u8> {
     }
     if events.is_empty() {
         if !ctx.out.quiet {
-            ctx.out.line("no events");
+            match registry {
+                Some(_) => ctx.out.line("no events"),
+                None => ctx.out.line(&format!(
+                    "no events: there is no registry yet at {} (mcp sync creates it)",
+                    ctx.config.db.display()
+                )),
+            }
         }
         return Ok(exit::SUCCESS);
     }

@@ -18,7 +18,13 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
             .into());
         }
     };
-    let registry = Registry::open(&ctx.config.db)?;
+    // Read-only: a missing registry is reported, never created.
+    let Some(registry) = Registry::open_existing(&ctx.config.db)? else {
+        anyhow::bail!(
+            "there is no registry yet at {}, so no component has logs (run mcp sync first)",
+            ctx.config.db.display()
+        );
+    };
     if registry.component(&service, &component)?.is_none() {
         anyhow::bail!(
             "unknown component {service}/{component}: it is not in the registry (run mcp sync, or see mcp status)"
@@ -29,7 +35,7 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
     let opts = LogOptions {
         follow: args.follow,
         tail: args.tail,
-        since: args.since.clone(),
+        since: args.since,
     };
     let code = runtime.logs(
         &instance_name(&service, &component),

@@ -61,6 +61,46 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The keys of a `[[components]]` table; README.md has the full example.
+const COMPONENT_KEYS: &[(&str, &str)] = &[
+    (
+        "name, image",
+        "Required: component name and image reference.",
+    ),
+    (
+        "runtime, network, user, restart, ports, volumes, cmd, env, memory_mb, vcpus",
+        "What runs; changing any of them recreates the instance.",
+    ),
+    (
+        "requires",
+        "List of services (\"db\") or components (\"cache/redis\") started and healthy first and stopped after; an unknown target or a cycle is an error (65).",
+    ),
+    (
+        "rollout",
+        "\"start-first\" or \"stop-first\"; default stop-first when a volume is mounted read-write, else start-first.",
+    ),
+    (
+        "stop_signal",
+        "Signal podman stops the container with (e.g. \"SIGINT\"); default the image's STOPSIGNAL, else SIGTERM. Containers only.",
+    ),
+    (
+        "stop_timeout",
+        "Grace before SIGKILL, whole seconds up to 1h (default \"10s\"); for a VM, the wait after the ACPI powerdown.",
+    ),
+    (
+        "[components.health] tcp, http, cmd",
+        "One probe: a host port that accepts, an http:// URL answering 2xx/3xx, or an argv list run in the container with podman exec, healthy on exit 0.",
+    ),
+    (
+        "[components.health] timeout, interval",
+        "How long the gate waits (default 30s) and the pause between attempts (default 1s for cmd, 250ms for tcp and http).",
+    ),
+    (
+        "[[components.routes]] name, port, mode, hostname",
+        "Routes recorded for a front proxy.",
+    ),
+];
+
 /// Names of the pages: `mcp` and one `mcp-<command>` per subcommand.
 pub fn page_names() -> Vec<String> {
     let cmd = Cli::command();
@@ -109,6 +149,7 @@ pub fn render(command: Option<&str>) -> anyhow::Result<Vec<u8>> {
     if main_page {
         section(&mut roff, "ENVIRONMENT", ENVIRONMENT);
         section(&mut roff, "FILES", FILES);
+        section(&mut roff, "SERVICE FILE KEYS", COMPONENT_KEYS);
     }
     roff.to_writer(&mut buf)?;
     // Subcommands carry no version of their own (clap_mangen would panic).

@@ -8,6 +8,7 @@ mod history;
 mod logs;
 pub mod man;
 mod status;
+mod status_health;
 mod sync;
 mod validate;
 mod world;

@@ -1,9 +1,11 @@
 //! `mcp status`: desired against observed state, one row per component,
-//! with the reasons for any drift. One podman call, no lock, no writes.
+//! with the reasons for any drift. One podman call, no lock, no writes (not
+//! even a registry: before the first sync it shows the service files).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use serde::Serialize;
 
 use super::{Ctx, world};
@@ -14,7 +16,7 @@ use crate::reconcile::drift::{Want, drift};
 use crate::registry::{DesiredState, Registry};
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
 use crate::spec::fields::image_version;
-use crate::spec::instance_name;
+use crate::spec::{self, ServiceSpec, instance_name};
 
 #[derive(Debug, Serialize)]
 pub struct ComponentStatus {
@@ -32,6 +34,9 @@ pub struct ComponentStatus {
     pub previous_image: Option<String>,
     pub uptime_seconds: Option<i64>,
     pub drift: Vec<String>,
+    /// Only with `--health`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::status_health::HealthReport>,
 }
 
 fn observed_text(inst: Option<&Instance>) -> (String, Option<i32>) {
@@ -59,7 +64,7 @@ pub fn collect(
     let in_scope = |s: &str| scope.is_empty() || scope.iter().any(|n| n == s);
     let now = now();
     let mut out = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = BTreeSet::new();
     for r in rows.iter().filter(|r| in_scope(&r.service)) {
         let name = instance_name(&r.service, &r.name);
         let inst = by_name.get(name.as_str()).copied();
@@ -98,8 +103,21 @@ pub fn collect(
                 .and_then(|i| i.started_at)
                 .map(|t| (now - t).max(0)),
             drift: reasons,
+            health: None,
         });
     }
+    out.extend(undeclared(observed, &seen, &in_scope));
+    Ok(out)
+}
+
+/// Instances no registry row accounts for: labelled ones whose row is gone,
+/// and untracked ones.
+fn undeclared(
+    observed: &[Instance],
+    seen: &BTreeSet<String>,
+    in_scope: &dyn Fn(&str) -> bool,
+) -> Vec<ComponentStatus> {
+    let mut out = Vec::new();
     for inst in observed.iter().filter(|i| !seen.contains(&i.name)) {
         let (service, component, reason) = match inst.managed_identity() {
             Some((s, c)) => (
@@ -129,18 +147,90 @@ pub fn collect(
             previous_image: None,
             uptime_seconds: None,
             drift: vec![reason.into()],
+            health: None,
         });
     }
-    Ok(out)
+    out
 }
 
+/// Status before the first sync (no registry yet): every component of the
+/// service files, as not yet synced, beside whatever the runtime already has.
+pub fn collect_unsynced(
+    specs: &[ServiceSpec],
+    observed: &[Instance],
+    scope: &[String],
+) -> Vec<ComponentStatus> {
+    let by_name: BTreeMap<&str, &Instance> =
+        observed.iter().map(|i| (i.name.as_str(), i)).collect();
+    let in_scope = |s: &str| scope.is_empty() || scope.iter().any(|n| n == s);
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for s in specs.iter().filter(|s| in_scope(&s.name)) {
+        for c in &s.components {
+            let name = instance_name(&s.name, &c.name);
+            let inst = by_name.get(name.as_str()).copied();
+            seen.insert(name);
+            let (observed_state, exit_code) = observed_text(inst);
+            out.push(ComponentStatus {
+                service: s.name.clone(),
+                component: c.name.clone(),
+                runtime: c.runtime,
+                desired: DesiredState::from_active(s.active).as_str().into(),
+                observed: observed_state,
+                exit_code,
+                version: image_version(&c.image),
+                image: c.image.clone(),
+                image_id: None,
+                previous_image: None,
+                uptime_seconds: None,
+                drift: vec![NOT_SYNCED.into()],
+                health: None,
+            });
+        }
+    }
+    out.extend(undeclared(observed, &seen, &in_scope));
+    out
+}
+
+/// The drift reason of a declared component the registry has never seen.
+pub const NOT_SYNCED: &str = "not yet synced (run mcp sync)";
+
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
-    let registry = Registry::open(&ctx.config.db)?;
+    // Read-only: a missing registry is reported, never created.
+    let registry = Registry::open_existing(&ctx.config.db)?;
     let runtimes = world::Runtimes::open(ctx, "status")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
-    let status = collect(&registry, &observed, &args.names)?;
-    let drifted = status.iter().any(|s| !s.drift.is_empty());
+    let mut status = match &registry {
+        Some(registry) => collect(registry, &observed, &args.names)?,
+        None => {
+            let dir = &ctx.config.services_dir;
+            let specs = if dir.exists() {
+                spec::load_dir(dir)?
+            } else {
+                Vec::new()
+            };
+            if !ctx.out.quiet && !ctx.out.json {
+                eprintln!(
+                    "note: there is no registry yet at {} (mcp sync creates it); showing the service files in {}",
+                    ctx.config.db.display(),
+                    dir.display()
+                );
+            }
+            collect_unsynced(&specs, &observed, &args.names)
+        }
+    };
+    if args.health {
+        let specs = spec::load_dir(&ctx.config.services_dir)
+            .context("status --health reads each check from the service files")?;
+        super::status_health::check_all(&runtime, &specs, &mut status);
+    }
+    let unhealthy = |s: &ComponentStatus| {
+        s.health
+            .as_ref()
+            .is_some_and(|h| h.result == super::status_health::Verdict::Unhealthy)
+    };
+    let drifted = status.iter().any(|s| !s.drift.is_empty() || unhealthy(s));
     if ctx.out.json {
         ctx.out
             .print_json(&serde_json::json!({ "components": status }))?;
@@ -165,24 +255,34 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
                         s.drift.join("; ")
                     },
                 ]
+                .into_iter()
+                .chain(
+                    args.health
+                        .then(|| s.health.as_ref().map_or("-".into(), |h| h.cell())),
+                )
+                .collect()
             })
             .collect();
-        if rows.is_empty() {
+        let mut header = vec![
+            "SERVICE",
+            "COMPONENT",
+            "RUNTIME",
+            "DESIRED",
+            "OBSERVED",
+            "VERSION",
+            "UPTIME",
+            "DRIFT",
+        ];
+        if args.health {
+            header.push("HEALTH");
+        }
+        if rows.is_empty() && registry.is_none() {
+            ctx.out
+                .line("no components: no registry yet and no service files");
+        } else if rows.is_empty() {
             ctx.out.line("no components in the registry (run mcp sync)");
         } else {
-            ctx.out.line(&ctx.out.table(
-                &[
-                    "SERVICE",
-                    "COMPONENT",
-                    "RUNTIME",
-                    "DESIRED",
-                    "OBSERVED",
-                    "VERSION",
-                    "UPTIME",
-                    "DRIFT",
-                ],
-                &rows,
-            ));
+            ctx.out.line(&ctx.out.table(&header, &rows));
         }
     }
     Ok(if args.check && drifted {

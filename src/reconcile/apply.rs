@@ -58,6 +58,12 @@ impl Progress for Silent {
     }
 }
 
+/// How long a stop waits before it kills: the component's `stop_timeout`,
+/// or podman's default for an instance no spec describes.
+pub fn stop_grace(d: Option<&Desired<'_>>) -> Duration {
+    d.map_or(STOP_TIMEOUT, |d| d.spec.stop_timeout)
+}
+
 fn execute(
     runtime: &dyn Runtime,
     a: &Action,
@@ -66,7 +72,7 @@ fn execute(
 ) -> anyhow::Result<()> {
     match &a.detail {
         Detail::AlreadyDone => return Ok(()),
-        Detail::Refused(why) => anyhow::bail!("{why}"),
+        Detail::Refused(why) | Detail::Declined(why) => anyhow::bail!("{why}"),
         _ => {}
     }
     let spec = || d.context("internal: action without its component spec");
@@ -88,10 +94,10 @@ fn execute(
         }
         ActionKind::Recreate => replace(runtime, &a.service, spec()?, settle),
         ActionKind::Start => runtime.start(&a.instance),
-        ActionKind::Stop => runtime.stop(&a.instance, STOP_TIMEOUT),
+        ActionKind::Stop => runtime.stop(&a.instance, stop_grace(d)),
         ActionKind::Restart => {
             if a.detail == Detail::StopFirst {
-                runtime.stop(&a.instance, STOP_TIMEOUT)?;
+                runtime.stop(&a.instance, stop_grace(d))?;
             }
             runtime.start(&a.instance)
         }

@@ -8,6 +8,7 @@ pub mod health;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;
+pub mod probe;
 mod replace;
 
 pub use apply::{Executor, Outcome, Progress, Silent, Step, pull};

@@ -122,6 +122,10 @@ pub enum Detail {
     AlreadyDone,
     /// Refused before acting; the text is the failure.
     Refused(String),
+    /// Asked for what the service file rules out (starting a component of an
+    /// inactive service that was never created): the command declines the
+    /// whole request before recording anything; the text says what to do.
+    Declined(String),
     /// A restart of a running instance: stop it first.
     StopFirst,
 }
@@ -277,7 +281,21 @@ fn set_state(input: &PlanInput<'_>, targets: &[(String, String)], verb: Verb) ->
             Verb::Start => ActionKind::Start,
             Verb::Restart => ActionKind::Restart,
         };
+        // The service file's word on this component, when it could be read.
+        let file_says = input
+            .desired
+            .iter()
+            .find(|d| d.service == service && &d.spec.name == component)
+            .map(|d| d.desired);
         let detail = match (verb, found) {
+            // Neither sync nor deploy creates a component of an inactive
+            // service, so only the file can change that.
+            (Verb::Start | Verb::Restart, None) if file_says == Some(DesiredState::Stopped) => {
+                Detail::Declined(format!(
+                    "{service}/{component} was never created: {service} is inactive (active = false in {service}.toml); \
+                     set active = true there, then run mcp sync to create and start it"
+                ))
+            }
             (Verb::Start | Verb::Restart, None) => Detail::Refused(format!(
                 "{name} does not exist yet; run mcp sync (or mcp deploy {service}) to create it"
             )),
@@ -286,11 +304,15 @@ fn set_state(input: &PlanInput<'_>, targets: &[(String, String)], verb: Verb) ->
             (Verb::Restart, _) if running => Detail::StopFirst,
             _ => Detail::None,
         };
-        actions.push(
-            Action::new(kind, service, component, &name)
-                .because("by hand")
-                .with(detail),
-        );
+        let mut action = Action::new(kind, service, component, &name)
+            .because("by hand")
+            .with(detail);
+        // The spec, when the caller has it, gives the stop its grace.
+        action.desired = input
+            .desired
+            .iter()
+            .position(|d| d.service == service && &d.spec.name == component);
+        actions.push(action);
     }
     Plan { actions }
 }

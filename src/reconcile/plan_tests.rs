@@ -168,6 +168,65 @@ fn inactive_running_is_stopped_and_inactive_missing_is_not_created() {
     assert_eq!(plan_of(vec![d], &[]), vec![]);
 }
 
+/// The detail of a hands-on `verb` of web/app planned against `desired` and `observed`.
+fn set_state_detail(verb: Verb, desired: Vec<Desired<'_>>, observed: &[Instance]) -> Detail {
+    let input = PlanInput {
+        desired,
+        kept: BTreeSet::new(),
+        observed,
+        scope: None,
+    };
+    let intent = Intent::SetState {
+        targets: vec![("web".into(), "app".into())],
+        verb,
+    };
+    let plan = plan(&intent, &input);
+    assert_eq!(plan.actions.len(), 1, "{:?}", plan.actions);
+    plan.actions[0].detail.clone()
+}
+
+#[test]
+fn starting_a_never_created_inactive_component_is_declined_naming_active_true() {
+    let web = service("web", "r:5000/web:v1", &[], "always");
+    let inactive = desired(&web, DesiredState::Stopped);
+    for verb in [Verb::Start, Verb::Restart] {
+        let Detail::Declined(why) = set_state_detail(verb, vec![inactive.clone()], &[]) else {
+            panic!("{verb:?} of a never-created inactive component is not declined");
+        };
+        assert!(why.contains("set active = true"), "{why}");
+        assert!(
+            why.contains("web.toml") && why.contains("mcp sync"),
+            "{why}"
+        );
+        assert!(
+            !why.contains("mcp deploy"),
+            "deploy refuses inactive services: {why}"
+        );
+    }
+    // Stopping it is already done; starting one that exists is the operator's call
+    // (the command notes that the file disagrees).
+    assert_eq!(
+        set_state_detail(Verb::Stop, vec![inactive.clone()], &[]),
+        Detail::AlreadyDone
+    );
+    let stopped = created_from(&inactive, State::Exited(0));
+    assert_eq!(
+        set_state_detail(Verb::Start, vec![inactive.clone()], &[stopped]),
+        Detail::None
+    );
+    // Active but not created yet: sync or deploy will create it, and say so.
+    let active = desired(&web, DesiredState::Running);
+    let Detail::Refused(why) = set_state_detail(Verb::Start, vec![active], &[]) else {
+        panic!("start of a missing active component is not refused");
+    };
+    assert!(why.contains("run mcp sync (or mcp deploy web)"), "{why}");
+    // With no readable file, nothing is known of `active`: the generic refusal.
+    assert!(matches!(
+        set_state_detail(Verb::Start, vec![], &[]),
+        Detail::Refused(_)
+    ));
+}
+
 #[test]
 fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
     let web = service("web", "r:5000/web:v1", &[], "always");

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::apply::STOP_TIMEOUT;
+use super::apply::stop_grace;
 use super::health::wait_healthy;
 use super::plan::Desired;
 use crate::runtime::{CreateRequest, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
@@ -45,7 +45,7 @@ pub fn replace(
     let mut swap = Swap::default();
     let swapped = (|| -> anyhow::Result<()> {
         if old_running {
-            runtime.stop(&name, STOP_TIMEOUT)?;
+            runtime.stop(&name, stop_grace(Some(d)))?;
             swap.old_stopped = true;
         }
         if old.is_some() {

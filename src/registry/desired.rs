@@ -49,6 +49,8 @@ fn stored(row: &ComponentRow) -> ComponentRecord {
             env: Default::default(),
             memory_mb: None,
             vcpus: None,
+            stop_signal: None,
+            stop_timeout: None,
         },
         health: None,
         routes: Vec::new(),

@@ -55,6 +55,18 @@ impl Registry {
         Ok(Registry { conn })
     }
 
+    /// Opens the registry only if it exists: read-only commands (`status`,
+    /// `logs`, `history`) must not leave an empty registry, or the
+    /// directories for one, behind a mistyped `--db` or on a host that was
+    /// never synced. `None` means there is no registry yet.
+    pub fn open_existing(path: &Path) -> anyhow::Result<Option<Self>> {
+        match fs::metadata(path) {
+            Ok(_) => Registry::open(path).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("opening registry {}", path.display())),
+        }
+    }
+
     pub fn integrity_ok(&self) -> anyhow::Result<bool> {
         let result: String = self
             .conn
@@ -163,6 +175,16 @@ mod tests {
             .sync_desired(std::slice::from_ref(&spec), &[], false, true)
             .unwrap();
         assert_eq!(changes[0].kind, ChangeKind::Unchanged, "{changes:?}");
+    }
+
+    #[test]
+    fn open_existing_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing/r.db");
+        assert!(Registry::open_existing(&path).unwrap().is_none());
+        assert!(!dir.path().join("missing").exists());
+        Registry::open(&path).unwrap();
+        assert!(Registry::open_existing(&path).unwrap().is_some());
     }
 
     #[test]

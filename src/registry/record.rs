@@ -130,6 +130,9 @@ impl ComponentRecord {
         };
         field("memory_mb", num(a.memory_mb), num(b.memory_mb));
         field("vcpus", num(a.vcpus), num(b.vcpus));
+        field("stop_signal", opt(&a.stop_signal), opt(&b.stop_signal));
+        let secs = |n: Option<u64>| n.map_or("default".into(), |n| format!("{n}s"));
+        field("stop_timeout", secs(a.stop_timeout), secs(b.stop_timeout));
         // Compared as stored: the record keeps whole seconds of the timeout.
         if json(&self.health) != json(&new.health) {
             out.push(Change::Health);

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::qemu::Qemu;
-use super::{CreateRequest, Instance, LogOptions, Runtime, State};
+use super::{CreateRequest, ExecResult, Instance, LogOptions, Runtime, State};
 use crate::model::PullPolicy;
 use crate::spec::RuntimeKind;
 
@@ -89,5 +89,13 @@ impl Runtime for Dispatch<'_> {
         out: &mut dyn std::io::Write,
     ) -> anyhow::Result<i32> {
         self.by_name(name).logs(name, opts, out)
+    }
+
+    fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> anyhow::Result<ExecResult> {
+        self.by_name(name).exec(name, argv, timeout)
+    }
+
+    fn forwarded(&self, name: &str) -> anyhow::Result<Option<Vec<super::usernet::Forwarded>>> {
+        self.by_name(name).forwarded(name)
     }
 }

@@ -7,6 +7,24 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+/// The last non-empty line of stdout (else stderr), at most 200 characters
+/// and without control characters: a one-line summary of a command's output.
+pub fn last_line(stdout: &str, stderr: &str) -> String {
+    let last = |s: &str| {
+        s.lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_string)
+    };
+    let line = last(stdout).or_else(|| last(stderr)).unwrap_or_default();
+    let mut out: String = line.chars().filter(|c| !c.is_control()).take(200).collect();
+    if line.chars().count() > 200 {
+        out.push_str("...");
+    }
+    out
+}
+
 use super::children::Children;
 
 /// An external tool at a resolved path.
@@ -28,6 +46,17 @@ pub struct Captured {
     pub code: Option<i32>,
 }
 
+/// The mcp.toml key that sets a tool's path, for hints that name it; tools
+/// without one (`sh`, `kill`) must be on PATH.
+fn config_key(tool: &str) -> Option<&'static str> {
+    match tool {
+        "podman" => Some("path in [podman]"),
+        "ops" => Some("ops in [unikernel]"),
+        "qemu-system-x86_64" => Some("qemu in [unikernel]"),
+        _ => None,
+    }
+}
+
 impl Tool {
     /// Resolves `name` from a configured path or PATH. `needed_by` names what
     /// needs it, so a missing tool is reported where it matters.
@@ -40,13 +69,17 @@ impl Tool {
         let path = match configured {
             Some(p) if p.is_file() => p.to_path_buf(),
             Some(p) => anyhow::bail!(
-                "{name} is configured at {} but that file does not exist (needed by {needed_by}); fix the path in mcp.toml",
-                p.display()
+                "{name} is configured at {} but that file does not exist (needed by {needed_by}); fix {} in mcp.toml",
+                p.display(),
+                config_key(name).unwrap_or("its path")
             ),
-            None => which::which(name).map_err(|_| {
-                anyhow::anyhow!(
-                    "{name} was not found on PATH (needed by {needed_by}); install it or set its path in mcp.toml"
-                )
+            None => which::which(name).map_err(|_| match config_key(name) {
+                Some(key) => anyhow::anyhow!(
+                    "{name} was not found on PATH (needed by {needed_by}); install it or set {key} in mcp.toml"
+                ),
+                None => anyhow::anyhow!(
+                    "{name} was not found on PATH (needed by {needed_by}); install it"
+                ),
             })?,
         };
         Ok(Tool {
@@ -246,5 +279,34 @@ impl Tool {
             .try_wait()
             .with_context(|| format!("waiting for `{line}`"))?;
         Ok(output.and_then(|o| o.status.code()).unwrap_or(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tool_names_the_key_that_sets_its_path() {
+        let err = Tool::locate(
+            "qemu-system-x86_64",
+            Some(Path::new("/nonexistent/qemu")),
+            "svc/vm",
+            false,
+        )
+        .err()
+        .unwrap();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("(needed by svc/vm)"), "{msg}");
+        assert!(msg.contains("fix qemu in [unikernel] in mcp.toml"), "{msg}");
+        let err = Tool::locate(
+            "podman",
+            Some(Path::new("/nonexistent/podman")),
+            "status",
+            false,
+        )
+        .err()
+        .unwrap();
+        assert!(format!("{err:#}").contains("fix path in [podman]"));
     }
 }

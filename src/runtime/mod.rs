@@ -12,12 +12,15 @@ pub mod podman_cli;
 pub mod qemu;
 pub mod qemu_argv;
 pub mod qmp;
+pub mod usernet;
 pub mod vmbuild;
 pub mod vmlogs;
 pub mod vmstate;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use serde::Serialize;
 
 use crate::model::PullPolicy;
 use crate::spec::ComponentSpec;
@@ -56,11 +59,27 @@ impl CreateRequest<'_> {
     }
 }
 
+/// What one run of a command inside an instance gave (a health `cmd`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExecResult {
+    /// `None` when the command was ended by a signal.
+    pub code: Option<i32>,
+    /// The last non-empty line it printed (stdout, else stderr), shortened.
+    pub output: String,
+}
+
+impl ExecResult {
+    pub fn passed(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct LogOptions {
     pub follow: bool,
     pub tail: Option<u64>,
-    pub since: Option<String>,
+    /// Unix seconds (see [`crate::since`]).
+    pub since: Option<i64>,
 }
 
 /// Everything mcp asks of a runtime. Implementations run every external
@@ -106,4 +125,16 @@ pub trait Runtime: Sync {
         opts: &LogOptions,
         out: &mut dyn std::io::Write,
     ) -> anyhow::Result<i32>;
+    /// Runs `argv` inside a running instance within `timeout`. Only a failure
+    /// to run it at all is an error; a non-zero exit is a result.
+    fn exec(&self, name: &str, _argv: &[String], _timeout: Duration) -> anyhow::Result<ExecResult> {
+        anyhow::bail!("cannot run a command inside {name}: its runtime has no exec")
+    }
+    /// The connections forwarded into the instance by a user-mode network
+    /// whose host side accepts before the instance does (qemu's slirp), so
+    /// that a gate can tell whether the instance itself accepted. `None` for
+    /// runtimes whose published ports only accept once the instance does.
+    fn forwarded(&self, _name: &str) -> anyhow::Result<Option<Vec<usernet::Forwarded>>> {
+        Ok(None)
+    }
 }

@@ -140,6 +140,10 @@ pub(crate) fn test_spec(name: &str) -> ComponentSpec {
         vcpus: None,
         health: None,
         routes: vec![],
+        requires: vec![],
+        rollout: crate::spec::Rollout::StartFirst,
+        stop_signal: None,
+        stop_timeout: crate::spec::DEFAULT_STOP_TIMEOUT,
     }
 }
 

@@ -173,6 +173,14 @@ impl Podman {
             push("--cpus".into());
             push(n.to_string());
         }
+        // Fixed at create, so any `podman stop` (mcp's or an operator's) is
+        // as graceful as the spec asks; `podman inspect` shows both.
+        if let Some(sig) = &c.stop_signal {
+            push("--stop-signal".into());
+            push(sig.clone());
+        }
+        push("--stop-timeout".into());
+        push(c.stop_timeout.as_secs().to_string());
         push(c.image.clone());
         if let Some(cmd) = &c.cmd {
             for arg in cmd {
@@ -270,6 +278,20 @@ impl Runtime for Podman {
         }
     }
 
+    fn exec(&self, name: &str, argv: &[String], timeout: Duration) -> anyhow::Result<ExecResult> {
+        let mut args: Vec<OsString> = vec!["exec".into(), name.into()];
+        args.extend(argv.iter().map(Into::into));
+        let out = self
+            .cli
+            .tool
+            .capture(&args, timeout)
+            .with_context(|| format!("running the health command in {name}"))?;
+        Ok(ExecResult {
+            code: out.code,
+            output: super::exec::last_line(&out.stdout, &out.stderr),
+        })
+    }
+
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let secs = timeout.as_secs().to_string();
         self.cli
@@ -349,9 +371,9 @@ impl Runtime for Podman {
             args.push("--tail".into());
             args.push(n.to_string().into());
         }
-        if let Some(s) = &opts.since {
+        if let Some(t) = opts.since {
             args.push("--since".into());
-            args.push(s.into());
+            args.push(crate::timefmt::rfc3339(t).into());
         }
         args.push(name.into());
         let timeout = (!opts.follow).then_some(self.cli.timeouts.call);

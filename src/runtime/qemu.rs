@@ -32,8 +32,9 @@ const QMP_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long qemu may take to create its pidfile and QMP socket.
 const LAUNCH: Duration = Duration::from_secs(30);
 /// Under KVM, how long a boot is watched for `internal-error` before the
-/// guest has printed anything.
-const KVM_BOOT_WATCH: Duration = Duration::from_secs(10);
+/// guest has printed anything. Generous: under load (2 busy cores) kvm_pvm was seen to
+/// reach `internal-error` only after more than 10 s.
+const KVM_BOOT_WATCH: Duration = Duration::from_secs(30);
 /// After `quit` or SIGKILL, how long qemu may take to go.
 const GONE: Duration = Duration::from_secs(5);
 const REMOVE_STOP: Duration = Duration::from_secs(10);
@@ -389,7 +390,7 @@ impl Runtime for Qemu {
         let sh = self.tool("sh", None, &needed_by)?;
         if !record.disk.is_file() {
             anyhow::bail!(
-                "the disk image {} of {name} is gone; `mcp deploy` rebuilds it",
+                "the disk image {} of {name} is gone; `mcp deploy {needed_by}` rebuilds it",
                 record.disk.display()
             );
         }
@@ -419,13 +420,22 @@ impl Runtime for Qemu {
         self.wait_booted(name, &dir, &machine)
     }
 
+    fn forwarded(&self, name: &str) -> anyhow::Result<Option<Vec<super::usernet::Forwarded>>> {
+        let text = Qmp::connect(&self.dir(name).file(QMP_SOCKET), QMP_TIMEOUT)
+            .and_then(|mut q| q.human("info usernet"))
+            .with_context(|| format!("asking qemu of {name} about forwarded connections"))?;
+        Ok(Some(super::usernet::parse(&text)))
+    }
+
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let dir = self.dir(name);
-        if dir.live_pid().is_none() {
+        let Some(pid) = dir.live_pid() else {
             return Ok(());
-        }
+        };
         let Some(run) = dir.run()? else {
-            anyhow::bail!("{name} runs but mcp has no record of its boot; stop its qemu by hand");
+            anyhow::bail!(
+                "{name} runs but mcp has no record of its boot; stop its qemu by hand (kill {pid})"
+            );
         };
         let started = Instant::now();
         let qmp = |command: &str| {
@@ -509,12 +519,11 @@ impl Runtime for Qemu {
         if !dir.exists() {
             anyhow::bail!("there is no VM {name}");
         }
-        let since = opts.since.as_deref().map(vmlogs::parse_since).transpose()?;
         let alive = || dir.live_pid().is_some();
         vmlogs::print(
             &dir.file(SERIAL_LOG),
             opts.tail,
-            since,
+            opts.since,
             opts.follow,
             &alive,
             out,

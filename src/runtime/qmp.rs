@@ -89,7 +89,26 @@ impl Qmp {
 
     /// Runs a command and returns its `return` value; events are skipped.
     pub fn execute(&mut self, command: &str) -> anyhow::Result<Value> {
-        let mut request = json!({ "execute": command }).to_string();
+        self.execute_with(command, None)
+    }
+
+    /// A human monitor command (`info usernet`), for what QMP has no command of its own.
+    pub fn human(&mut self, command_line: &str) -> anyhow::Result<String> {
+        let ret = self.execute_with(
+            "human-monitor-command",
+            Some(json!({ "command-line": command_line })),
+        )?;
+        ret.as_str()
+            .map(str::to_string)
+            .with_context(|| format!("`{command_line}` returned no text"))
+    }
+
+    fn execute_with(&mut self, command: &str, arguments: Option<Value>) -> anyhow::Result<Value> {
+        let mut request = match arguments {
+            Some(a) => json!({ "execute": command, "arguments": a }),
+            None => json!({ "execute": command }),
+        }
+        .to_string();
         request.push('\n');
         self.writer
             .write_all(request.as_bytes())

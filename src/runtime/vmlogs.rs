@@ -33,10 +33,15 @@ pub fn mark(log: &Path, what: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", log.display()))
 }
 
-/// The time in a boot marker line, if it is one.
+/// The time in a boot marker line, if it is one: `boot at T` or, with the
+/// machine named, `boot (tcg, max) at T`.
 fn boot_marker_time(line: &str) -> Option<i64> {
-    let rest = line.strip_prefix(MARKER)?.strip_prefix("boot at ")?;
-    rest.trim_end_matches(" --").trim().parse().ok()
+    let rest = line.strip_prefix(MARKER)?.strip_prefix("boot")?;
+    if !(rest.starts_with(" at ") || rest.starts_with(" (")) {
+        return None;
+    }
+    let (_, time) = rest.strip_suffix(" --")?.rsplit_once(" at ")?;
+    time.trim().parse().ok()
 }
 
 /// Keeps the log under the bound: copies it to `serial.log.1` and truncates.
@@ -54,24 +59,6 @@ pub fn rotate_if_large(log: &Path) -> anyhow::Result<()> {
         .open(log)
         .and_then(|f| f.set_len(0))
         .with_context(|| format!("truncating {}", log.display()))
-}
-
-/// Parses `--since`: a duration ago (`10m`) or a unix time in seconds.
-pub fn parse_since(text: &str) -> anyhow::Result<i64> {
-    if let Some(secs) = text.strip_prefix('@').and_then(|s| s.parse().ok()) {
-        return Ok(secs);
-    }
-    if let Ok(secs) = text.parse::<i64>()
-        && secs > 1_000_000_000
-    {
-        return Ok(secs);
-    }
-    let ago = crate::duration::parse(text).map_err(|e| {
-        anyhow::anyhow!(
-            "--since for a VM takes a duration (10m) or unix seconds (@1700000000): {e}"
-        )
-    })?;
-    Ok(now() - ago.as_secs() as i64)
 }
 
 /// The lines to print: from the boot running at `since`, then the last `tail`.
@@ -159,12 +146,21 @@ mod tests {
     }
 
     #[test]
-    fn since_parsing() {
-        assert_eq!(parse_since("@1700000000").unwrap(), 1_700_000_000);
-        assert_eq!(parse_since("1700000000").unwrap(), 1_700_000_000);
-        let ten_min_ago = parse_since("10m").unwrap();
-        assert!((now() - 600 - ten_min_ago).abs() <= 1);
-        assert!(parse_since("yesterday").is_err());
+    fn boot_markers_name_the_machine_or_not() {
+        assert_eq!(boot_marker_time("-- mcp: boot at 100 --"), Some(100));
+        assert_eq!(
+            boot_marker_time("-- mcp: boot (tcg, max) at 1796684651 --"),
+            Some(1_796_684_651)
+        );
+        assert_eq!(boot_marker_time("-- mcp: stopped by quit at 5 --"), None);
+        assert_eq!(boot_marker_time("-- mcp: booting at 5 --"), None);
+        assert_eq!(boot_marker_time("boot at 5"), None);
+        let log =
+            "-- mcp: boot (tcg, max) at 100 --\nold\n-- mcp: boot (kvm, host) at 200 --\nnew\n";
+        assert_eq!(
+            select(log, None, Some(250)),
+            vec!["-- mcp: boot (kvm, host) at 200 --", "new"]
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub fn spec_source(source: &str) {
     }
     if let Some(p) = &parsed {
         diagnostics.extend(cross_file_checks(std::slice::from_ref(p)));
+        let broken = std::collections::BTreeSet::new();
+        diagnostics.extend(super::requires::check(std::slice::from_ref(p), &broken));
     }
     for d in &diagnostics {
         diagnostic(source, d);
@@ -108,7 +110,12 @@ fn accepted(spec: &super::model::ServiceSpec) {
             match &h.probe {
                 HealthProbe::Tcp(p) => assert!(*p > 0),
                 HealthProbe::Http(u) => assert_eq!(fields::check_http_url(u), Ok(())),
+                HealthProbe::Cmd(argv) => {
+                    assert!(argv.first().is_some_and(|a| !a.is_empty()));
+                    assert!(argv.iter().all(|a| !a.contains('\0')));
+                }
             }
+            assert!(h.interval().as_millis() >= 100 && h.interval() <= h.timeout);
             assert!(!h.timeout.is_zero() && h.timeout.as_secs() <= 3600);
         }
         for (j, r) in c.routes.iter().enumerate() {

@@ -1,6 +1,8 @@
 //! The canonical form of what a runtime sees of a component, and its hash.
-//! Comment, routes and health gates are left out on purpose: changing them
-//! must never recreate anything. The image is compared on its own so the
+//! Comment, routes, health gates, `requires` and `rollout` are left out on
+//! purpose: changing them must never recreate anything. `stop_signal` and
+//! `stop_timeout` are in for containers, because podman fixes them when the
+//! container is created; a VM's stop timeout is only mcp's own wait. The image is compared on its own so the
 //! cause can say `image v1 -> v2`.
 
 use std::collections::BTreeMap;
@@ -8,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::model::{ComponentSpec, RuntimeKind};
+use super::model::{ComponentSpec, DEFAULT_STOP_TIMEOUT, RuntimeKind};
 
 /// Bumped only when the canonical form changes meaning; recorded beside the
 /// hash so an upgrade of mcp alone never looks like a spec change.
@@ -26,6 +28,13 @@ pub struct RuntimeSpec {
     pub env: BTreeMap<String, String>,
     pub memory_mb: Option<u32>,
     pub vcpus: Option<u32>,
+    /// Absent unless set, so specs written before these keys existed keep
+    /// their hash (and nothing is recreated by an upgrade of mcp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// Seconds, absent at podman's default of 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
 }
 
 impl RuntimeSpec {
@@ -41,6 +50,10 @@ impl RuntimeSpec {
             env: c.env.clone(),
             memory_mb: c.memory_mb,
             vcpus: c.vcpus,
+            stop_signal: c.stop_signal.clone(),
+            stop_timeout: (c.runtime == RuntimeKind::Container
+                && c.stop_timeout != DEFAULT_STOP_TIMEOUT)
+                .then_some(c.stop_timeout.as_secs()),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Loads every service file of a directory, validates each and then the set
 //! as a whole. Nothing is returned unless every file is valid.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -20,14 +20,20 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<ServiceSpec>> {
     let files = service_files(dir)?;
     let mut diagnostics = Vec::new();
     let mut parsed = Vec::new();
+    let mut broken = BTreeSet::new();
     for file in &files {
         // A file with errors still takes part in the cross-file checks (with the
         // components that could be read), so that every problem is reported at once.
         let (p, d) = read_file(dir, file);
+        if !d.is_empty() {
+            broken.insert(super::requires::stem(file));
+            broken.extend(p.as_ref().map(|p| p.spec.name.clone()));
+        }
         parsed.extend(p);
         diagnostics.extend(d);
     }
     diagnostics.extend(cross_file_checks(&parsed));
+    diagnostics.extend(super::requires::check(&parsed, &broken));
     if diagnostics.is_empty() {
         Ok(parsed.into_iter().map(|p| p.spec).collect())
     } else {

@@ -11,6 +11,7 @@ pub mod hash;
 pub mod load;
 pub mod model;
 pub mod parse;
+pub mod requires;
 
 pub use diag::InvalidSpecs;
 pub use load::load_dir;

@@ -13,6 +13,9 @@ use super::diag::{Diagnostic, suggest};
 use super::fields;
 use super::model::*;
 
+mod lifecycle;
+pub use lifecycle::normalize_signal;
+
 const SERVICE_KEYS: &[&str] = &["name", "active", "comment", "components"];
 const COMPONENT_KEYS: &[&str] = &[
     "name",
@@ -29,8 +32,12 @@ const COMPONENT_KEYS: &[&str] = &[
     "vcpus",
     "health",
     "routes",
+    "requires",
+    "rollout",
+    "stop_signal",
+    "stop_timeout",
 ];
-const HEALTH_KEYS: &[&str] = &["tcp", "http", "timeout"];
+const HEALTH_KEYS: &[&str] = &["tcp", "http", "cmd", "timeout", "interval"];
 const ROUTE_KEYS: &[&str] = &["name", "port", "mode", "hostname"];
 
 pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,6 +48,15 @@ pub struct ParsedService {
     pub spec: ServiceSpec,
     /// (component index, port index) -> position of the port string.
     pub port_positions: BTreeMap<(usize, usize), (usize, usize)>,
+    /// (component index, requirement index) -> position of the `requires` entry.
+    pub requires_positions: BTreeMap<(usize, usize), (usize, usize)>,
+}
+
+/// What one component table yields besides the spec: positions of its ports
+/// and of its `requires` entries.
+struct ComponentPositions {
+    ports: Vec<(usize, usize)>,
+    requires: Vec<(usize, usize)>,
 }
 
 pub struct FileReader<'a> {
@@ -148,6 +164,7 @@ impl<'a> FileReader<'a> {
 
         let mut components = Vec::new();
         let mut port_positions = BTreeMap::new();
+        let mut requires_positions = BTreeMap::new();
         match table.get("components") {
             None => self.hint(
                 0..0,
@@ -157,7 +174,7 @@ impl<'a> FileReader<'a> {
             Some(v) => match v.get_ref() {
                 DeValue::Array(items) if !items.is_empty() => {
                     for item in items {
-                        if let Some((c, ports)) = self.component(item) {
+                        if let Some((c, positions)) = self.component(item) {
                             if components.iter().any(|o: &ComponentSpec| o.name == c.name) {
                                 self.hint(
                                     item.span(),
@@ -167,8 +184,11 @@ impl<'a> FileReader<'a> {
                                 continue;
                             }
                             let index = components.len();
-                            for (p, pos) in ports.into_iter().enumerate() {
+                            for (p, pos) in positions.ports.into_iter().enumerate() {
                                 port_positions.insert((index, p), pos);
+                            }
+                            for (r, pos) in positions.requires.into_iter().enumerate() {
+                                requires_positions.insert((index, r), pos);
                             }
                             components.push(c);
                         }
@@ -195,6 +215,7 @@ impl<'a> FileReader<'a> {
                 components,
             },
             port_positions,
+            requires_positions,
         })
     }
 
@@ -227,7 +248,7 @@ impl<'a> FileReader<'a> {
         suggested
     }
 
-    fn component(&mut self, item: &Val<'_>) -> Option<(ComponentSpec, Vec<(usize, usize)>)> {
+    fn component(&mut self, item: &Val<'_>) -> Option<(ComponentSpec, ComponentPositions)> {
         let DeValue::Table(t) = item.get_ref() else {
             self.hint(
                 item.span(),
@@ -441,8 +462,19 @@ impl<'a> FileReader<'a> {
         let vcpus = t
             .get("vcpus")
             .and_then(|v| self.bounded_int(v, "vcpus", 1, 256, "a number of vCPUs"));
-        let health = t.get("health").and_then(|v| self.health(v));
+        let health = t.get("health").and_then(|v| self.health(v, runtime));
         let routes = t.get("routes").map(|v| self.routes(v)).unwrap_or_default();
+        let (requires, requires_positions) = t
+            .get("requires")
+            .map(|v| self.requires(v))
+            .unwrap_or_default();
+        let rollout = self.rollout(t, &volumes);
+        let stop_signal = t
+            .get("stop_signal")
+            .and_then(|v| self.stop_signal(v, runtime));
+        let stop_timeout = t
+            .get("stop_timeout")
+            .map_or(DEFAULT_STOP_TIMEOUT, |v| self.stop_timeout(v));
 
         Some((
             ComponentSpec {
@@ -460,8 +492,15 @@ impl<'a> FileReader<'a> {
                 vcpus,
                 health,
                 routes,
+                requires,
+                rollout,
+                stop_signal,
+                stop_timeout,
             },
-            port_positions,
+            ComponentPositions {
+                ports: port_positions,
+                requires: requires_positions,
+            },
         ))
     }
 
@@ -507,83 +546,6 @@ impl<'a> FileReader<'a> {
             }
         }
         env
-    }
-
-    fn health(&mut self, v: &Val<'_>) -> Option<HealthCheck> {
-        let DeValue::Table(t) = v.get_ref() else {
-            self.hint(
-                v.span(),
-                "`health` must be a table",
-                "write [components.health] with tcp = PORT or http = \"URL\"",
-            );
-            return None;
-        };
-        self.check_keys(t, HEALTH_KEYS, "health");
-        let tcp = t
-            .get("tcp")
-            .and_then(|p| self.bounded_int(p, "health.tcp", 1, 65535, "a port number"));
-        let http = t.get("http").and_then(|u| {
-            let url = self.string(u, "health.http")?;
-            match fields::check_http_url(&url) {
-                Ok(()) => Some(url),
-                Err(why) => {
-                    self.hint(
-                        u.span(),
-                        format!("invalid health URL `{}`: {why}", fields::shown(&url)),
-                        "use http = \"http://127.0.0.1:8080/healthz\"",
-                    );
-                    None
-                }
-            }
-        });
-        let timeout = match t.get("timeout") {
-            None => DEFAULT_HEALTH_TIMEOUT,
-            Some(tv) => match self.string(tv, "health.timeout") {
-                Some(s) => match crate::duration::parse(&s) {
-                    Ok(d) if d.is_zero() || d > Duration::from_secs(3600) => {
-                        self.hint(
-                            tv.span(),
-                            format!("health timeout `{}` is out of range", fields::shown(&s)),
-                            "use a timeout between 1s and 1h",
-                        );
-                        DEFAULT_HEALTH_TIMEOUT
-                    }
-                    Ok(d) => d,
-                    Err(why) => {
-                        self.hint(
-                            tv.span(),
-                            format!("invalid health timeout: {}", without_controls(&why)),
-                            "write e.g. timeout = \"30s\"",
-                        );
-                        DEFAULT_HEALTH_TIMEOUT
-                    }
-                },
-                None => DEFAULT_HEALTH_TIMEOUT,
-            },
-        };
-        let probe = match (tcp, http) {
-            (Some(p), None) => HealthProbe::Tcp(p as u16),
-            (None, Some(u)) => HealthProbe::Http(u),
-            (Some(_), Some(_)) => {
-                self.hint(
-                    v.span(),
-                    "health has both `tcp` and `http`",
-                    "keep one probe: tcp = PORT or http = \"URL\"",
-                );
-                return None;
-            }
-            (None, None) => {
-                if !t.contains_key("tcp") && !t.contains_key("http") {
-                    self.hint(
-                        v.span(),
-                        "health has no probe",
-                        "add tcp = PORT or http = \"http://127.0.0.1:PORT/path\"",
-                    );
-                }
-                return None;
-            }
-        };
-        Some(HealthCheck { probe, timeout })
     }
 
     fn routes(&mut self, v: &Val<'_>) -> Vec<Route> {

@@ -19,7 +19,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const INVALID_SPECS: i32 = 65;
 
@@ -36,10 +36,9 @@ fn mcp(root: &Path, services: &Path, command: &str) -> Output {
     if !config.exists() {
         fs::write(&config, "").expect("write empty config");
     }
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp"));
-    for var in crate::support::MCP_ENV {
-        cmd.env_remove(var);
-    }
+    // Isolated podman even here: `sync` with a fresh registry acts on every
+    // mcp-labelled container it can see, and these cases run `sync`.
+    let mut cmd = crate::support::isolation::mcp_command(&root.join("podman"));
     cmd.env("NO_COLOR", "1")
         .env("XDG_CONFIG_HOME", root.join("xdg/config"))
         .env("XDG_DATA_HOME", root.join("xdg/data"))

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// Set to `1` to rewrite the committed files instead of comparing them.
 const UPDATE_VAR: &str = "MCP_UPDATE_GENERATED";
@@ -62,10 +62,8 @@ fn args(a: &[&str]) -> Vec<String> {
 /// Runs the built `mcp` with `argv` and returns its stdout. `MCP_*` variables are removed
 /// so that the developer's setup cannot leak into the output.
 fn render(argv: &[String]) -> Vec<u8> {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp"));
-    for var in crate::support::MCP_ENV {
-        cmd.env_remove(var);
-    }
+    let root = tempfile::tempdir().expect("temp dir");
+    let mut cmd = crate::support::isolation::mcp_command(root.path());
     let out = cmd
         .args(argv)
         .env("NO_COLOR", "1")

@@ -9,6 +9,11 @@ use crate::support::Host;
 /// Runs `mcp <args>` in a fresh tmux server with a real pseudo-terminal and
 /// returns the screen once the command has finished.
 fn in_terminal(host: &Host, args: &str) -> String {
+    in_terminal_of(host, args, 180)
+}
+
+/// [`in_terminal`] in a terminal `columns` wide.
+fn in_terminal_of(host: &Host, args: &str, columns: u16) -> String {
     let dir = tempfile::tempdir().unwrap();
     let done = dir.path().join("done");
     let mut script = String::new();
@@ -41,7 +46,7 @@ fn in_terminal(host: &Host, args: &str) -> String {
         "new-session",
         "-d",
         "-x",
-        "180",
+        &columns.to_string(),
         "-y",
         "50",
         "sh",
@@ -172,4 +177,43 @@ fn stop_and_start_by_hand_say_when_the_file_disagrees() {
         .stdout_has("desired stopped -> running (as the service file says)");
     host.assert_serves(port, "v1");
     host.mcp(["start", "nosuch"]).expect_code(2);
+}
+
+#[test]
+fn status_wraps_long_cells_to_a_narrow_terminal_and_keeps_headers_whole() {
+    let host = Host::new();
+    let port = host.free_port();
+    host.write_service("web", &web(&host, port));
+    host.mcp(["sync"]).success();
+    // An untracked container: its drift text is long enough to need wrapping.
+    host.podman(["run", "-d", "--name", "legacy-app", &host.image("v1")])
+        .success();
+
+    let screen = in_terminal_of(&host, "status", 100);
+    let table: Vec<&str> = screen
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let header = table
+        .iter()
+        .find(|l| l.contains("SERVICE"))
+        .unwrap_or_else(|| panic!("no header line:\n{screen}"));
+    for h in ["COMPONENT", "RUNTIME", "OBSERVED", "UPTIME", "DRIFT"] {
+        assert!(header.contains(h), "{h} not on the header line:\n{screen}");
+    }
+    // Every line is a line of the table (no line the terminal itself wrapped),
+    // and the long drift cell was wrapped by the table, within 100 columns.
+    for line in &table {
+        assert!(
+            line.starts_with(['┌', '│', '╞', '├', '└']),
+            "not a table line: {line:?}\n{screen}"
+        );
+        assert!(line.chars().count() <= 100, "{screen}");
+    }
+    assert!(table.iter().any(|l| l.contains("untracked")), "{screen}");
+    assert!(
+        !screen.contains("untracked (sync or adopt records it)"),
+        "the drift cell is wrapped:\n{screen}"
+    );
 }

@@ -323,3 +323,110 @@ fn untracked_vm_is_adopted_as_ignore() {
     h.mcp(&["sync"]).success();
     assert!(h.vm_dir("legacy-app").is_dir());
 }
+
+/// `--since` takes the same forms for a VM as for a container (issue 15). The serial
+/// console has no timestamps: the output starts at the boot running at T.
+#[test]
+fn logs_since_takes_an_rfc3339_time_for_a_vm() {
+    let h = VmHost::new();
+    let port = h.host.free_port();
+    h.host.write_service(
+        "svc",
+        &format!(
+            "[[components]]\nname = \"vm\"\nimage = \"{}\"\nruntime = \"unikernel\"\nports = [\"127.0.0.1:{port}:8080\"]\n",
+            h.uni("v1")
+        ),
+    );
+    let now = mcp::timefmt::unix_now;
+    let wait_past = |t: i64| {
+        while now() <= t {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    h.mcp(&["sync"]).success();
+    h.wait_serves(port, "v1");
+    // The first boot's marker is stamped at or before `between`, the second's after it.
+    let between = now();
+    wait_past(between);
+    h.mcp(&["restart", "svc/vm"]).success();
+    h.wait_serves(port, "v1");
+    let after = now();
+
+    let hellos = |out: &Output| out.stdout.matches("hello from uni v1").count();
+    let all = h.mcp(&["logs", "svc/vm"]).success();
+    assert_eq!(hellos(&all), 2, "two boots:\n{all}");
+    let since = mcp::timefmt::rfc3339(after);
+    let out = h.mcp(&["logs", "svc/vm", "--since", &since]).success();
+    assert_eq!(hellos(&out), 1, "only the second boot:\n{out}");
+    assert!(out.stdout.starts_with("-- mcp: boot ("), "{out}");
+    let offset = mcp::timefmt::rfc3339(between - 3600).replace('Z', "-01:00");
+    let out = h.mcp(&["logs", "svc/vm", "--since", &offset]).success();
+    assert_eq!(hellos(&out), 2, "from the first boot on:\n{out}");
+    let unix = format!("@{after}");
+    assert_eq!(
+        hellos(&h.mcp(&["logs", "svc/vm", "--since", &unix]).success()),
+        1
+    );
+}
+
+/// A VM alone, behind a tcp gate on its published port; `extra` is more
+/// component keys (a `cmd` replaces the image's).
+fn gated_vm(h: &VmHost, port: u16, tag: &str, extra: &str, timeout: &str) -> String {
+    format!(
+        r#"[[components]]
+name = "vm"
+image = "{uni}"
+runtime = "unikernel"
+ports = ["127.0.0.1:{port}:8080"]
+{extra}
+[components.health]
+tcp = {port}
+timeout = "{timeout}"
+"#,
+        uni = h.uni(tag),
+    )
+}
+
+#[test]
+fn vm_tcp_gate_waits_for_the_guest_and_a_guest_listening_elsewhere_is_rolled_back() {
+    let h = VmHost::new();
+    let port = h.host.free_port();
+    h.host
+        .write_service("svc", &gated_vm(&h, port, "v1", "", "90s"));
+    h.mcp(&["sync"]).success();
+    // qemu's forward accepts at once; the gate passed only when the guest did,
+    // so the first request after sync is answered (one attempt, no retry).
+    let first = crate::support::http_get(port, "/", Duration::from_secs(5));
+    assert_eq!(first, Some((200, "v1".to_string())));
+
+    // v2 serves on 8081 inside the guest: its forwarded port 8080 never accepts.
+    let elsewhere = r#"cmd = ["sh", "-c", "mkdir -p /www; printf v2 > /www/index.html; exec httpd -f -p 8081 -h /www"]"#;
+    h.host
+        .write_service("svc", &gated_vm(&h, port, "v2", elsewhere, "20s"));
+    h.mcp(&["sync"])
+        .expect_code(1)
+        .stderr_has(&format!("tcp port {port} did not accept connections"))
+        .stderr_has("previous version was put back");
+    h.wait_serves(port, "v1");
+    let vm = h.status_of("vm");
+    assert_eq!(vm["version"], "v1", "{vm}");
+    assert_eq!(vm["observed"], "running", "{vm}");
+
+    // A VM's stop_timeout is the wait after the ACPI powerdown and changes
+    // nothing that runs (no recreate); 0s asks qemu to quit at once.
+    h.host.write_service(
+        "svc",
+        &gated_vm(&h, port, "v1", r#"stop_timeout = "0s""#, "90s"),
+    );
+    let pid = h.qemu_pid("svc-vm");
+    let synced = h.mcp(&["sync"]).success();
+    assert!(!synced.stdout.contains("recreate"), "{synced}");
+    assert_eq!(h.qemu_pid("svc-vm"), pid);
+    h.mcp(&["stop", "svc"]).success();
+    let serial = std::fs::read_to_string(h.vm_dir("svc-vm").join("serial.log")).unwrap();
+    let last = serial.lines().rev().find(|l| l.contains("stopped by"));
+    assert!(
+        last.is_some_and(|l| l.contains("stopped by QMP quit")),
+        "{serial}"
+    );
+}

@@ -20,6 +20,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fixtures;
+pub mod isolation;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -564,6 +565,7 @@ fn describe(cmd: &Command) -> String {
 
 fn run_raw(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
     let line = describe(&cmd);
+    isolation::ensure(&cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
