@@ -119,3 +119,46 @@ pub fn component_table(
     }
     toml::Value::Table(t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_container_reads_back_as_the_component_that_creates_it() {
+        let c: ContainerInspect = serde_json::from_str(
+            r#"{"ImageName":"r:5000/web:v1","Config":{"Image":"r:5000/web:v1","User":"1000",
+                "Cmd":["httpd","-f","-p","8080"],"Env":["PATH=/bin","HOSTNAME=x","FROM_IMAGE=1","MODE=prod"]},
+                "HostConfig":{"RestartPolicy":{"Name":""},"Memory":134217728,"NanoCpus":1500000000,
+                "PortBindings":{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":"18080"}],
+                    "53/udp":[{"HostIp":"","HostPort":"5353"}]}},
+                "NetworkSettings":{"Networks":{"podman":{}}},
+                "Mounts":[{"Type":"bind","Source":"/srv/web","Destination":"/data","RW":false},
+                    {"Type":"volume","Name":"cache","Destination":"/cache","RW":true},
+                    {"Type":"tmpfs","Destination":"/tmp"}]}"#,
+        )
+        .unwrap();
+        let image = ImageConfig {
+            id: "sha256:1".into(),
+            entrypoint: Vec::new(),
+            cmd: vec!["httpd".into()],
+            env: vec!["FROM_IMAGE=1".into()],
+        };
+        let text = toml::to_string(&component_table("web", &c, Some(&image))).unwrap();
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        let expected: toml::Table = toml::from_str(
+            r#"name = "web"
+image = "r:5000/web:v1"
+restart = "no"
+user = "1000"
+ports = ["5353:53/udp", "127.0.0.1:18080:8080"]
+volumes = ["/srv/web:/data:ro", "cache:/cache"]
+cmd = ["httpd", "-f", "-p", "8080"]
+env = { MODE = "prod" }
+memory_mb = 128
+"#,
+        )
+        .unwrap();
+        assert_eq!(table, expected);
+    }
+}
