@@ -12,7 +12,7 @@ use crate::cli::AdoptArgs;
 use crate::exit::{self, UsageError};
 use crate::reconcile::plan::split_instance_name;
 use crate::reconcile::{self, Detail, Executor, Intent, PlanInput, Silent};
-use crate::registry::{ComponentRecord, Registry};
+use crate::registry::Registry;
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, Runtime};
 use crate::spec::{self, fields, instance_name};
 
@@ -193,14 +193,28 @@ fn write_specs(
         registry.sync_desired(&specs, std::slice::from_ref(&service), false, true)?;
         let rows = registry.components()?;
         let one: Vec<spec::ServiceSpec> = specs.into_iter().filter(|s| s.name == service).collect();
-        for d in world::desired(&one, &rows) {
-            registry.record_deployed(
-                &service,
-                &d.spec.name,
-                &d.spec_hash,
-                &ComponentRecord::of(d.spec),
-                None,
-            )?;
+        let input = PlanInput {
+            desired: world::desired(&one, &rows),
+            kept: BTreeSet::new(),
+            observed: &[],
+            scope: None,
+        };
+        let intent = Intent::Record {
+            targets: indices
+                .iter()
+                .map(|&i| (service.clone(), adopted[i].component.clone()))
+                .collect(),
+            source: path.display().to_string(),
+        };
+        let plan = reconcile::plan(&intent, &input);
+        let outcomes = Executor::new(containers, &Silent, registry, "adopt").apply(
+            &plan,
+            &input.desired,
+            |_, _| {},
+        )?;
+        let failed = sync::failures(&plan.actions, &outcomes);
+        if !failed.is_empty() {
+            anyhow::bail!("adopt failed:\n  {}", failed.join("\n  "));
         }
         for &i in &indices {
             adopted[i].spec_file = Some(path.display().to_string());

@@ -111,7 +111,8 @@ fn execute(
             }
             Ok(())
         }
-        ActionKind::Adopt => Ok(()),
+        // Only the registry changes.
+        ActionKind::Adopt | ActionKind::Record => Ok(()),
     }
 }
 
@@ -234,7 +235,7 @@ impl<'a> Executor<'a> {
         // Actions on one component run in order; components run in parallel.
         let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
         for (i, a) in plan.actions.iter().enumerate() {
-            if a.action == ActionKind::Adopt {
+            if matches!(a.action, ActionKind::Adopt | ActionKind::Record) {
                 let outcome = self.record(ids[i], a, desired, Ok(()));
                 outcomes[i] = Some(outcome);
                 continue;
@@ -352,6 +353,15 @@ impl<'a> Executor<'a> {
                                 image,
                                 &version,
                                 observed,
+                            )?;
+                        }
+                        (ActionKind::Record, Some(d), _) => {
+                            self.registry.record_deployed(
+                                &a.service,
+                                &a.component,
+                                &d.spec_hash,
+                                &ComponentRecord::of(d.spec),
+                                None,
                             )?;
                         }
                         (ActionKind::Create | ActionKind::Recreate, Some(d), _) => {

@@ -558,3 +558,33 @@ fn a_rollout_replaces_an_unchanged_target_and_records_the_pulled_id() {
     let row = db.registry.component("web", "app").unwrap().unwrap();
     assert_eq!(row.image_id.as_deref(), Some("id-r:5000/web:v1"));
 }
+
+#[test]
+fn a_described_container_is_recorded_as_deployed_without_touching_the_runtime() {
+    let specs = [service("web", &[("app", "r:5000/web:v1")])];
+    let d = desired(&specs);
+    let observed = [created_from(&d[0], State::Running)];
+    let mut db = db(&specs);
+    let fake = Fake::new(observed.clone());
+    let intent = Intent::Record {
+        targets: vec![("web".into(), "app".into())],
+        source: "web.toml".into(),
+    };
+    let (plan, outcomes) = apply(
+        &mut db,
+        &fake,
+        &intent,
+        &input(desired(&specs), &observed),
+        1,
+    );
+    assert_eq!(plan.actions[0].cause, "described by web.toml");
+    assert_eq!(outcomes, vec![Outcome::Ok]);
+    assert!(calls(&fake).is_empty());
+    let row = db.registry.component("web", "app").unwrap().unwrap();
+    assert_eq!(row.deployed_hash, Some(d[0].spec_hash.clone()));
+    assert_eq!(
+        row.deployed,
+        Some(crate::registry::ComponentRecord::of(d[0].spec))
+    );
+    assert_eq!(events(&db), [("record".into(), "ok".into())]);
+}

@@ -57,6 +57,13 @@ pub enum Intent {
     },
     /// `adopt`: record these untracked instances (by name) as `ignore`.
     Adopt { instances: Vec<String> },
+    /// `adopt --write-spec`: what runs of these (service, component)s is
+    /// what `source` (the service file just written) declares: record it as
+    /// deployed from there, so the next sync recreates nothing.
+    Record {
+        targets: Vec<(String, String)>,
+        source: String,
+    },
 }
 
 /// A hands-on state change.
@@ -90,6 +97,8 @@ pub enum ActionKind {
     /// Put back the previous instance of an interrupted replacement.
     Restore,
     Adopt,
+    /// Record a running instance as deployed from its declaration.
+    Record,
 }
 
 impl ActionKind {
@@ -103,6 +112,7 @@ impl ActionKind {
             ActionKind::Remove => "remove",
             ActionKind::Restore => "restore",
             ActionKind::Adopt => "adopt",
+            ActionKind::Record => "record",
         }
     }
 }
@@ -198,6 +208,21 @@ pub fn plan(intent: &Intent, input: &PlanInput<'_>) -> Plan {
         Intent::Converge => converge(input),
         Intent::RollOut { targets } => roll_out(input, targets),
         Intent::SetState { targets, verb } => set_state(input, targets, *verb),
+        Intent::Record { targets, source } => Plan {
+            actions: input
+                .desired
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| targets.contains(&(d.service.to_string(), d.spec.name.clone())))
+                .map(|(index, d)| {
+                    let mut a =
+                        Action::new(ActionKind::Record, d.service, &d.spec.name, &d.instance())
+                            .because(format!("described by {source}"));
+                    a.desired = Some(index);
+                    a
+                })
+                .collect(),
+        },
         Intent::Adopt { instances } => Plan {
             actions: instances
                 .iter()

@@ -345,6 +345,7 @@ fn apply_model(
                 }
                 world.insert(a.instance.clone(), prev);
             }
+            ActionKind::Record => {}
             ActionKind::Adopt => {
                 kept.insert(a.instance.clone());
             }

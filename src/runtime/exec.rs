@@ -345,20 +345,16 @@ mod tests {
         let (children, waited) = Children::adopt_ledger(ledger.clone(), Duration::ZERO);
         assert_eq!(waited, 0);
         let tool = sh().recording(&children);
-        // The child sees its own pid in the ledger while it runs.
-        let out = tool
-            .run(
-                ["-c", &format!("cat {}; echo \"self $$\"", ledger.display())],
-                Duration::from_secs(30),
-            )
-            .unwrap();
-        let mut lines = out.lines();
-        let recorded = lines.next().unwrap_or_default().to_string();
-        assert_eq!(
-            lines.next(),
-            Some(format!("self {recorded}").as_str()),
-            "{out}"
+        // The child sees its own pid in the ledger while it runs (mcp
+        // records it just after the spawn, so the child waits for it).
+        let script = format!(
+            "for i in $(seq 600); do grep -qx \"$$\" {0} && echo recorded && exit 0; sleep 0.05; done; cat {0}",
+            ledger.display()
         );
+        let out = tool
+            .run(["-c", script.as_str()], Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(out.trim(), "recorded", "{out}");
         assert_eq!(
             std::fs::read_to_string(&ledger).unwrap(),
             "",
