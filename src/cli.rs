@@ -10,8 +10,9 @@ Exit codes:
   0   success, or nothing to do
   1   an operation failed
   2   usage error
-  3   `status --check` found drift, or `sync --dry-run` has pending changes
-  65  invalid service definitions
+  3   `status --check` found drift, `sync --dry-run` has pending changes,
+      or `update --dry-run` found images whose tag moved
+  65  invalid service definitions, or a compose file import cannot map
   75  another mcp holds the lock (after --lock-wait)";
 
 /// Run the services of one Linux host (podman containers and Nanos unikernel
@@ -69,6 +70,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Show desired against observed state and any drift
     Status(StatusArgs),
+    /// Roll out components whose image tag now points at a new digest (for cron)
+    Update(UpdateArgs),
     /// Print a component's logs
     Logs(LogsArgs),
     /// Record untracked containers in the registry as `ignore`
@@ -83,6 +86,12 @@ pub enum Command {
     History(HistoryArgs),
     /// Check the service files and report every error; changes nothing
     Validate,
+    /// Write service files from another tool's format (a compose file)
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Print the service files in another tool's format (Kubernetes YAML)
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Print a shell completion script
     Completions {
         /// The shell to complete for
@@ -127,6 +136,19 @@ pub struct DeployArgs {
     pub pull: PullPolicy,
     /// Run up to N independent rollouts at once [default: twice the CPUs, at most 8]
     #[arg(short = 'j', long, value_name = "N", value_parser = jobs)]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Services or single components to check [default: every active one]
+    #[arg(value_name = "SERVICE[/COMPONENT]")]
+    pub targets: Vec<String>,
+    /// List the components whose tag moved, with old and new digest, and change nothing; exit 3 when any moved
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Ask up to N registries and run up to N rollouts at once [default: 8 lookups; rollouts: twice the CPUs, at most 8]
+    #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
 }
 
@@ -189,6 +211,47 @@ pub struct HistoryArgs {
     /// Show at most N events
     #[arg(short = 'n', long, value_name = "N", default_value_t = 50)]
     pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Turn a compose file into one service file: each compose service a component
+    Compose(ImportComposeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportComposeArgs {
+    /// The compose file (compose-spec format); `.env` beside it supplies variables
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The service name [default: the file's `name:`, else its directory's name]
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Where to write <project>.toml [default: the services directory]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the service file and the findings; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write despite errors, leaving out what cannot be mapped; replace an existing file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Print Kubernetes YAML (a Pod per service, env in a Secret) for `podman kube play` or a cluster
+    Kube(ExportKubeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportKubeArgs {
+    /// Services to export [default: all]
+    #[arg(value_name = "SERVICE")]
+    pub names: Vec<String>,
+    /// A Deployment (one replica) per service instead of a bare Pod
+    #[arg(long)]
+    pub deployment: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -35,6 +35,8 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct PodmanSection {
     path: Option<PathBuf>,
+    /// skopeo, which `mcp update` uses to ask registries for digests.
+    skopeo: Option<PathBuf>,
     timeout: Option<Spanned<String>>,
     pull_timeout: Option<Spanned<String>>,
 }
@@ -47,6 +49,8 @@ pub struct Config {
     pub lock_wait: Duration,
     /// Configured podman path; `None` means look it up on PATH when needed.
     pub podman: Option<PathBuf>,
+    /// Configured skopeo path (for `mcp update`); `None`: PATH.
+    pub skopeo: Option<PathBuf>,
     pub podman_timeouts: crate::model::Timeouts,
     pub unikernel: UnikernelSection,
     pub json: bool,
@@ -136,6 +140,7 @@ impl Config {
                 .unwrap_or(defaults.state),
             lock_wait,
             podman_timeouts: podman_timeouts(&file.podman, &setting)?,
+            skopeo: file.podman.skopeo,
             podman: file.podman.path,
             unikernel: file.unikernel,
             json: args.json,

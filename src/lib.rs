@@ -1,5 +1,6 @@
 //! mcp: run the services of one Linux host without a daemon.
 
+pub mod bridge;
 pub mod cli;
 pub mod commands;
 pub mod config;

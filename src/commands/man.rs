@@ -19,7 +19,10 @@ const EXIT_STATUS: &[(&str, &str)] = &[
         "3",
         "status --check found drift, or sync --dry-run has pending changes.",
     ),
-    ("65", "Invalid service definitions; nothing was changed."),
+    (
+        "65",
+        "Invalid service definitions, or a compose file that import compose cannot map without --force; nothing was changed.",
+    ),
     (
         "75",
         "Another mcp holds the lock and did not release it within --lock-wait.",
@@ -145,6 +148,10 @@ pub fn render(command: Option<&str>) -> anyhow::Result<Vec<u8>> {
         man.render_subcommands_section(&mut buf)?;
     }
     let mut roff = Roff::default();
+    if !main_page {
+        // `mcp import compose`, `mcp export kube`: their options belong on this page.
+        nested_options(&mut roff, &cmd);
+    }
     section(&mut roff, "EXIT STATUS", EXIT_STATUS);
     if main_page {
         section(&mut roff, "ENVIRONMENT", ENVIRONMENT);
@@ -157,6 +164,35 @@ pub fn render(command: Option<&str>) -> anyhow::Result<Vec<u8>> {
         man.render_version_section(&mut buf)?;
     }
     Ok(buf)
+}
+
+/// One section per nested subcommand with its usage and arguments.
+fn nested_options(roff: &mut Roff, cmd: &clap::Command) {
+    for sub in cmd.get_subcommands().filter(|c| c.get_name() != "help") {
+        let title = format!("{} {}", cmd.get_name().replace('-', " "), sub.get_name());
+        roff.control("SH", [title.to_uppercase().as_str()]);
+        let mut sub = sub.clone();
+        let usage = sub.render_usage().to_string();
+        roff.text([roman(usage.trim_start_matches("Usage: ").to_string())]);
+        for arg in sub
+            .get_arguments()
+            .filter(|a| !a.is_global_set() && a.get_id() != "help")
+        {
+            let value = arg
+                .get_value_names()
+                .and_then(|n| n.first())
+                .map_or_else(|| arg.get_id().as_str().to_uppercase(), |n| n.to_string());
+            let term = match arg.get_long() {
+                Some(long) if arg.get_action().takes_values() => format!("--{long} <{value}>"),
+                Some(long) => format!("--{long}"),
+                None => format!("<{value}>"),
+            };
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            roff.control("TP", []);
+            roff.text([bold(term)]);
+            roff.text([roman(help)]);
+        }
+    }
 }
 
 fn section(roff: &mut Roff, title: &str, items: &[(&str, &str)]) {

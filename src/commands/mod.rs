@@ -4,12 +4,16 @@ mod adopt;
 mod completions;
 mod control;
 mod deploy;
+mod export;
 mod history;
+mod import;
 mod logs;
 pub mod man;
 mod status;
 mod status_health;
 mod sync;
+mod update;
+mod update_print;
 mod validate;
 mod world;
 
@@ -54,12 +58,15 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sync(args) => sync::run(&ctx, &args),
         Command::Deploy(args) => deploy::run(&ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
+        Command::Update(args) => update::run(&ctx, &args),
         Command::Logs(args) => logs::run(&ctx, &args),
         Command::Adopt(args) => adopt::run(&ctx, &args),
         Command::Stop(args) => control::run(&ctx, &args.targets, control::Verb::Stop),
         Command::Start(args) => control::run(&ctx, &args.targets, control::Verb::Start),
         Command::Restart(args) => control::run(&ctx, &args.targets, control::Verb::Restart),
         Command::History(args) => history::run(&ctx, &args),
+        Command::Import(crate::cli::ImportCommand::Compose(args)) => import::run(&ctx, &args),
+        Command::Export(crate::cli::ExportCommand::Kube(args)) => export::run(&ctx, &args),
         Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
     }
 }

@@ -30,6 +30,9 @@ pub struct ComponentStatus {
     pub version: String,
     /// The image id recorded at the last deploy (when known).
     pub image_id: Option<String>,
+    /// The registry digest of the image deployed last (when known); `mcp
+    /// update` compares it with the tag's digest in the registry.
+    pub image_digest: Option<String>,
     /// The image the last rollout replaced, kept for a manual rollback.
     pub previous_image: Option<String>,
     pub uptime_seconds: Option<i64>,
@@ -97,6 +100,7 @@ pub fn collect(
             version: image_version(&image),
             image,
             image_id: r.image_id.clone(),
+            image_digest: r.image_digest.clone(),
             previous_image: r.previous_image.clone(),
             uptime_seconds: inst
                 .filter(|i| i.state == State::Running)
@@ -144,6 +148,7 @@ fn undeclared(
             image: inst.spec_image().to_string(),
             version: image_version(inst.spec_image()),
             image_id: Some(inst.image_id.clone()).filter(|id| !id.is_empty()),
+            image_digest: None,
             previous_image: None,
             uptime_seconds: None,
             drift: vec![reason.into()],
@@ -181,6 +186,7 @@ pub fn collect_unsynced(
                 version: image_version(&c.image),
                 image: c.image.clone(),
                 image_id: None,
+                image_digest: None,
                 previous_image: None,
                 uptime_seconds: None,
                 drift: vec![NOT_SYNCED.into()],

@@ -313,10 +313,14 @@ impl<'a> Executor<'a> {
             }
             reported += 1;
         }
-        Ok(outcomes
+        let outcomes: Vec<Outcome> = outcomes
             .into_iter()
             .map(|o| o.unwrap_or(Outcome::Skipped))
-            .collect())
+            .collect();
+        // What runs is already recorded; a digest that cannot be read now is
+        // looked up from the running instance by `mcp update` instead.
+        let _ = super::digests::record(self.runtime, self.registry, plan, desired, &outcomes);
+        Ok(outcomes)
     }
 
     /// Records an action's outcome: the event, and on success what now runs.

@@ -3,6 +3,7 @@
 pub mod apply;
 #[cfg(test)]
 mod apply_tests;
+pub mod digests;
 pub mod drift;
 pub mod health;
 pub mod plan;

@@ -64,6 +64,13 @@ pub enum Intent {
         targets: Vec<(String, String)>,
         source: String,
     },
+    /// `update`: replace exactly these (service, component)s, whose image
+    /// tag now names another digest; the value is the cause (the tag and
+    /// both digests). Nothing else is touched, not even drift in the same
+    /// service: an update never carries other changes with it.
+    Update {
+        moved: BTreeMap<(String, String), String>,
+    },
 }
 
 /// A hands-on state change.
@@ -223,6 +230,7 @@ pub fn plan(intent: &Intent, input: &PlanInput<'_>) -> Plan {
                 })
                 .collect(),
         },
+        Intent::Update { moved } => update(input, moved),
         Intent::Adopt { instances } => Plan {
             actions: instances
                 .iter()
@@ -287,6 +295,26 @@ fn roll_out(input: &PlanInput<'_>, targets: &BTreeSet<(String, String)>) -> Plan
         };
         let mut a =
             Action::new(ActionKind::Recreate, d.service, &d.spec.name, &name).because(cause);
+        a.desired = Some(index);
+        actions.push(a);
+    }
+    Plan { actions }
+}
+
+/// Replaces each moved component that is to run, through the same
+/// health-gated replacement as a deploy.
+fn update(input: &PlanInput<'_>, moved: &BTreeMap<(String, String), String>) -> Plan {
+    let mut actions = Vec::new();
+    for (index, d) in input.desired.iter().enumerate() {
+        let key = (d.service.to_string(), d.spec.name.clone());
+        let Some(cause) = moved.get(&key) else {
+            continue;
+        };
+        if d.desired != DesiredState::Running {
+            continue;
+        }
+        let mut a = Action::new(ActionKind::Recreate, d.service, &d.spec.name, &d.instance())
+            .because(cause.clone());
         a.desired = Some(index);
         actions.push(a);
     }

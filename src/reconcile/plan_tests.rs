@@ -309,6 +309,56 @@ fn leftovers_of_an_interrupted_replacement_are_recovered() {
 }
 
 /// A model of the runtime: applies actions the way the executor would.
+#[test]
+fn update_replaces_only_the_moved_components_that_are_to_run() {
+    let web = service("web", "r:5000/web:stable", &["8080:80"], "always");
+    let api = service("api", "r:5000/api:stable", &["8081:80"], "always");
+    let off = service("off", "r:5000/off:stable", &["8082:80"], "always");
+    let (dw, da, doff) = (
+        desired(&web, DesiredState::Running),
+        desired(&api, DesiredState::Running),
+        desired(&off, DesiredState::Stopped),
+    );
+    // api has drifted (exited), but an update leaves that to sync.
+    let observed = vec![
+        created_from(&dw, State::Running),
+        created_from(&da, State::Exited(1)),
+        created_from(&doff, State::Exited(0)),
+    ];
+    let moved: BTreeMap<(String, String), String> = [
+        (
+            ("web".to_string(), "app".to_string()),
+            "image stable moved: a -> b".to_string(),
+        ),
+        (
+            ("off".to_string(), "app".to_string()),
+            "image stable moved: c -> d".to_string(),
+        ),
+    ]
+    .into();
+    let input = PlanInput {
+        desired: vec![dw, da, doff],
+        kept: BTreeSet::new(),
+        observed: &observed,
+        scope: None,
+    };
+    let plan = plan(&Intent::Update { moved }, &input);
+    let got: Vec<(ActionKind, &str, &str, Option<usize>)> = plan
+        .actions
+        .iter()
+        .map(|a| (a.action, a.instance.as_str(), a.cause.as_str(), a.desired))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            ActionKind::Recreate,
+            "web-app",
+            "image stable moved: a -> b",
+            Some(0)
+        )]
+    );
+}
+
 fn apply_model(
     world: &mut BTreeMap<String, Instance>,
     kept: &mut BTreeSet<String>,

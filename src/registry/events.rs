@@ -71,6 +71,24 @@ impl Serialize for EventOutcome {
 }
 
 impl Registry {
+    /// Records something that happened outside any plan, already finished
+    /// (`update` records the checks and pulls that failed before it plans).
+    pub fn record_event(&self, e: &NewEvent<'_>, outcome: &EventOutcome) -> anyhow::Result<()> {
+        self.conn.execute(
+            "INSERT INTO events (command, service, component, action, detail, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                e.command,
+                e.service,
+                e.component,
+                e.action,
+                e.detail,
+                outcome
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Records the intent of a whole plan before anything runs, in one
     /// transaction: one `pending` event per action. Events still pending
     /// from a run that was killed are first marked `interrupted` (callers

@@ -62,7 +62,13 @@ pub const MIGRATIONS: &[&str] = &[
         outcome   TEXT NOT NULL
     );
     CREATE INDEX events_by_service ON events(service, id);",
-    // 2: one record per component. What the service file declares and what
+    // 2: the registry digest of the image each component was deployed from,
+    // and every manifest digest podman knows for that image (one image may
+    // have been pulled through several manifests), so `mcp update` can tell
+    // whether its tag has moved since.
+    "ALTER TABLE components ADD COLUMN image_digest TEXT;
+    ALTER TABLE components ADD COLUMN image_digests TEXT NOT NULL DEFAULT '[]';",
+    // 3: one record per component. What the service file declares and what
     // was last deployed are each one JSON column (registry::ComponentRecord);
     // only what SQL reads keeps a column of its own.
     "ALTER TABLE components ADD COLUMN record TEXT;

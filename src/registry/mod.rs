@@ -178,6 +178,37 @@ mod tests {
     }
 
     #[test]
+    fn records_the_image_digest_and_keeps_it_when_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&dir.path().join("r.db")).unwrap();
+        reg.adopt(
+            "web",
+            "api",
+            crate::model::RuntimeKind::Container,
+            "r/a:v1",
+            "v1",
+            "running",
+        )
+        .unwrap();
+        assert_eq!(
+            reg.component("web", "api").unwrap().unwrap().image_digest,
+            None
+        );
+        let digests = |d: &[&str]| d.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        reg.set_image_digests("web", "api", &digests(&["sha256:aa", "sha256:a2"]))
+            .unwrap();
+        reg.set_image_digests("web", "api", &[]).unwrap();
+        let row = reg.component("web", "api").unwrap().unwrap();
+        assert_eq!(row.image_digest.as_deref(), Some("sha256:aa"));
+        assert_eq!(row.known_digests(), digests(&["sha256:aa", "sha256:a2"]));
+        reg.set_image_digests("web", "api", &digests(&["sha256:bb"]))
+            .unwrap();
+        let row = reg.component("web", "api").unwrap().unwrap();
+        assert_eq!(row.image_digest.as_deref(), Some("sha256:bb"));
+        assert_eq!(row.known_digests(), digests(&["sha256:bb"]));
+    }
+
+    #[test]
     fn open_existing_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing/r.db");

@@ -65,11 +65,27 @@ pub struct ComponentRow {
     pub image_id: Option<String>,
     pub previous_image: Option<String>,
     pub updated_at: String,
+    /// Registry digest (`sha256:...`) of the image last deployed, when known.
+    pub image_digest: Option<String>,
+    /// Every manifest digest known for that image (JSON array).
+    #[serde(skip)]
+    pub image_digests: String,
+}
+
+impl ComponentRow {
+    /// The digests a registry tag may name without the deployed image having
+    /// changed: the recorded one and every other manifest of the same image.
+    pub fn known_digests(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.image_digest.iter().cloned().collect();
+        all.extend(serde_json::from_str::<Vec<String>>(&self.image_digests).unwrap_or_default());
+        all.dedup();
+        all
+    }
 }
 
 const COMPONENT_COLUMNS: &str = "c.service, c.name, c.runtime, c.image, c.record,
     c.desired_state, c.observed_state, c.version, c.spec_hash, c.deployed_hash, c.deployed,
-    c.image_id, c.previous_image, c.updated_at";
+    c.image_id, c.previous_image, c.updated_at, c.image_digest, c.image_digests";
 
 /// A record column; one that no longer parses reads as absent (the next
 /// sync writes it again) rather than making the registry unreadable.
@@ -94,6 +110,8 @@ fn component_from_row(r: &Row<'_>) -> rusqlite::Result<ComponentRow> {
         image_id: r.get(11)?,
         previous_image: r.get(12)?,
         updated_at: r.get(13)?,
+        image_digest: r.get(14)?,
+        image_digests: r.get(15)?,
     })
 }
 
@@ -192,6 +210,27 @@ impl Registry {
             ],
         )?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the manifest digests of the image a component now runs (after
+    /// a deploy or update), podman's own first. None known leaves what was
+    /// recorded in place: a runtime that cannot tell does not erase it.
+    pub fn set_image_digests(
+        &self,
+        service: &str,
+        name: &str,
+        digests: &[String],
+    ) -> anyhow::Result<()> {
+        let Some(first) = digests.first() else {
+            return Ok(());
+        };
+        let all = serde_json::to_string(digests).context("encoding image digests")?;
+        self.conn.execute(
+            "UPDATE components SET image_digest = ?3, image_digests = ?4
+             WHERE service = ?1 AND name = ?2",
+            params![service, name, first, all],
+        )?;
         Ok(())
     }
 

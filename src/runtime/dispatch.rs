@@ -46,6 +46,14 @@ impl Runtime for Dispatch<'_> {
         self.container.pull(image, policy)
     }
 
+    fn image_digests(
+        &self,
+        images: &[String],
+    ) -> anyhow::Result<std::collections::BTreeMap<String, Vec<String>>> {
+        // VMs are pulled into the same podman storage as containers.
+        self.container.image_digests(images)
+    }
+
     fn ensure_network(&self, network: &str) -> anyhow::Result<()> {
         self.container.ensure_network(network)
     }

@@ -2,6 +2,7 @@
 
 pub mod children;
 pub mod describe;
+pub mod digests;
 pub mod dispatch;
 pub mod exec;
 #[cfg(test)]
@@ -102,6 +103,12 @@ pub trait Runtime: Sync {
     /// networks (VMs use user-mode networking) have nothing to do.
     fn ensure_network(&self, _network: &str) -> anyhow::Result<()> {
         Ok(())
+    }
+    /// The manifest digests (`sha256:...`) of local images (by reference or
+    /// id), the runtime's main one first, recorded at deploy so `mcp update`
+    /// can tell when a tag moves. Images it cannot tell about are left out.
+    fn image_digests(&self, _images: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+        Ok(BTreeMap::new())
     }
     /// Creates an instance without starting it.
     fn create(&self, req: &CreateRequest<'_>) -> anyhow::Result<()>;

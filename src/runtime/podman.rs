@@ -236,6 +236,42 @@ impl Runtime for Podman {
         Ok(Some(self.cli.inspect_image(image)?.id))
     }
 
+    /// One `podman image inspect` for all of them; podman answers in the
+    /// order asked, so when every image is present the answers line up.
+    /// When one is missing the order is lost, so each is asked alone.
+    fn image_digests(&self, images: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+        let inspect = |names: &[String]| -> anyhow::Result<Option<Vec<serde_json::Value>>> {
+            let mut args: Vec<OsString> = vec!["image".into(), "inspect".into()];
+            args.extend(names.iter().map(OsString::from));
+            let out = self.cli.tool.capture(&args, self.cli.timeouts.call)?;
+            if out.code != Some(0) {
+                return Ok(None);
+            }
+            let entries: Vec<serde_json::Value> =
+                serde_json::from_str(&out.stdout).context("parsing podman image inspect output")?;
+            Ok(Some(entries).filter(|e| e.len() == names.len()))
+        };
+        if images.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut found = BTreeMap::new();
+        if let Some(entries) = inspect(images)? {
+            for (image, e) in images.iter().zip(&entries) {
+                found.insert(image.clone(), manifest_digests(e));
+            }
+        } else {
+            for image in images {
+                if let Some(e) =
+                    inspect(std::slice::from_ref(image))?.and_then(|v| v.into_iter().next())
+                {
+                    found.insert(image.clone(), manifest_digests(&e));
+                }
+            }
+        }
+        found.retain(|_, d| !d.is_empty());
+        Ok(found)
+    }
+
     fn ensure_network(&self, network: &str) -> anyhow::Result<()> {
         let exists = self.cli.tool.capture(
             &["network".into(), "exists".into(), network.into()],
@@ -393,6 +429,26 @@ fn firewall_race(err: &anyhow::Error) -> bool {
     text.contains("netavark: unable to") && text.contains("No chain/target/match")
 }
 
+/// Every manifest digest podman knows for an image, its own `Digest` first.
+/// An image pulled through several manifests (another repository, another
+/// compression) has several; `RepoDigests` pairs each of its names with each.
+pub fn manifest_digests(inspect: &serde_json::Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let main = inspect.get("Digest").and_then(|d| d.as_str());
+    let repo = inspect
+        .get("RepoDigests")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str()?.rsplit_once('@').map(|(_, d)| d));
+    for d in main.into_iter().chain(repo) {
+        if d.starts_with("sha256:") && !out.iter().any(|o| o == d) {
+            out.push(d.to_string());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,6 +506,16 @@ mod tests {
         assert!(!firewall_race(&anyhow::anyhow!(
             "netavark: unable to allocate IP"
         )));
+    }
+
+    #[test]
+    fn collects_every_manifest_digest_of_an_image() {
+        let e = serde_json::json!({
+            "Digest": "sha256:aa",
+            "RepoDigests": ["r/a@sha256:aa", "r/a@sha256:bb", "r/b@sha256:aa", "r/b@sha256:bb"]
+        });
+        assert_eq!(manifest_digests(&e), ["sha256:aa", "sha256:bb"]);
+        assert!(manifest_digests(&serde_json::json!({"Digest": ""})).is_empty());
     }
 
     #[test]

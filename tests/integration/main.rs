@@ -1,6 +1,7 @@
 mod support;
 
 mod bad_input;
+mod bridges;
 mod containers;
 mod faults;
 mod generated;
@@ -12,3 +13,4 @@ mod shim;
 mod smoke;
 mod terminal;
 mod unikernel;
+mod update;

@@ -59,6 +59,8 @@ pub struct Host {
     bridge: String,
     /// Held (locked) for the life of the host: reserves this host's network slot.
     _net_slot: File,
+    /// Networks made by [`Host::create_network`], numbering their bridges.
+    networks_made: std::sync::atomic::AtomicU32,
 }
 
 impl Host {
@@ -155,6 +157,7 @@ impl Host {
             subnet,
             bridge,
             _net_slot: net_slot,
+            networks_made: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -286,6 +289,52 @@ impl Host {
     }
 
     // ----- network -----------------------------------------------------------------
+
+    /// Creates podman network `name` on a bridge and subnet of this host's own
+    /// (`mcpt<i>n<k>`, the k-th /24 of the host's /21). A network that mcp,
+    /// podman-compose or `kube play` creates itself gets the first free `podman<N>`
+    /// bridge of this host's (empty) network config dir, the same name in every parallel
+    /// test: they would share one kernel bridge and tear it down under each other.
+    /// podman 4.3 has no `--interface-name`, so the config file is written directly,
+    /// as for the default network.
+    pub fn create_network(&self, name: &str) {
+        let k = self
+            .networks_made
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        assert!(k < 8, "a host has room for 7 networks of its own");
+        let base: Vec<u32> = self
+            .subnet
+            .trim_end_matches("/24")
+            .split('.')
+            .map(|p| p.parse().expect("subnet octet"))
+            .collect();
+        let third = base[2] + k;
+        let (a, b) = (base[0], base[1]);
+        let file = self.root().join("networks").join(format!("{name}.json"));
+        fs::write(
+            &file,
+            format!(
+                r#"{{
+  "name": "{name}",
+  "id": "{id:0>64x}",
+  "driver": "bridge",
+  "network_interface": "{bridge}n{k}",
+  "created": "2024-01-01T00:00:00Z",
+  "subnets": [{{ "subnet": "{a}.{b}.{third}.0/24", "gateway": "{a}.{b}.{third}.1" }}],
+  "ipv6_enabled": false,
+  "internal": false,
+  "dns_enabled": false,
+  "ipam_options": {{ "driver": "host-local" }}
+}}
+"#,
+                id = (u64::from(a) << 24) | (u64::from(b) << 16) | (u64::from(third) << 8) | 0xab,
+                bridge = self.bridge,
+            ),
+        )
+        .unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
+        self.podman(["network", "exists", name]).success();
+    }
 
     /// A loopback port that was free a moment ago (bind 127.0.0.1:0, release).
     pub fn free_port(&self) -> u16 {
