@@ -13,6 +13,7 @@ pub mod progress;
 pub mod reconcile;
 pub mod registry;
 pub mod runtime;
+pub mod safefs;
 pub mod since;
 pub mod spec;
 pub mod timefmt;

@@ -2,9 +2,8 @@
 //! every mutating command. The kernel releases it when the process dies, so
 //! a killed mcp never leaves a stale lock. The file records who holds it.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -27,32 +26,18 @@ pub struct StateLock {
 
 /// Takes the lock, waiting up to `wait` for another mcp to release it.
 pub fn acquire(state_dir: &Path, command: &str, wait: Duration) -> anyhow::Result<StateLock> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(state_dir)
-        .with_context(|| format!("creating state directory {}", state_dir.display()))?;
-    // VM state and the lock record live here: keep it private even if it
-    // was made by someone else first.
-    let mode = fs::metadata(state_dir)?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        fs::set_permissions(state_dir, fs::Permissions::from_mode(mode & 0o700))
-            .with_context(|| format!("restricting permissions of {}", state_dir.display()))?;
-    }
+    // VM state and the lock record live here: it must be ours alone.
+    crate::safefs::private_dir(state_dir, "state directory")?;
     let path = state_dir.join("mcp.lock");
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("opening lock file {}", path.display()))?;
-    let deadline = Instant::now() + wait;
+    let mut file = crate::safefs::open_private(&path, "lock file", false)?;
+    // A wait too long to add to now waits for ever.
+    let deadline = Instant::now().checked_add(wait);
     loop {
         match file.try_lock() {
             Ok(()) => break,
-            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => sleep(POLL),
+            Err(fs::TryLockError::WouldBlock) if deadline.is_none_or(|d| Instant::now() < d) => {
+                sleep(POLL)
+            }
             Err(fs::TryLockError::WouldBlock) => {
                 let holder = read_holder(&mut file);
                 return Err(LockHeld(format!(

@@ -1,10 +1,8 @@
 //! `mcp adopt`: record untracked containers in the registry as `ignore`,
 //! and optionally write a service file that describes them exactly.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
+use std::collections::BTreeSet;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use super::{Ctx, sync, world};
@@ -12,17 +10,20 @@ use crate::cli::AdoptArgs;
 use crate::exit::{self, UsageError};
 use crate::reconcile::plan::split_instance_name;
 use crate::reconcile::{self, Detail, Executor, Intent, PlanInput, Silent};
-use crate::registry::Registry;
+use crate::registry::{DesiredState, Registry};
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, Runtime};
-use crate::spec::{self, fields, instance_name};
+use crate::spec::instance_name;
 
 #[derive(Serialize)]
-struct Adopted {
-    container: String,
-    service: String,
-    component: String,
-    image: String,
-    spec_file: Option<String>,
+pub(super) struct Adopted {
+    pub container: String,
+    pub service: String,
+    pub component: String,
+    pub image: String,
+    pub spec_file: Option<String>,
+    /// What the operator should know about the file (its mode, or that it
+    /// already declared the component).
+    pub spec_note: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
@@ -35,14 +36,25 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
     // Only containers are adopted: every VM under the state dir is mcp's.
     let containers: &dyn Runtime = &runtimes.podman;
     let observed = containers.list()?;
-    let tracked: BTreeSet<String> = registry
-        .components()?
+    let rows = registry.components()?;
+    let tracked: BTreeSet<String> = rows
         .iter()
         .flat_map(|r| {
             let n = instance_name(&r.service, &r.name);
             [format!("{n}{NEXT_SUFFIX}"), format!("{n}{PREV_SUFFIX}"), n]
         })
         .collect();
+    // With --write-spec, a tracked instance mcp does not manage yet may be
+    // taken over: one recorded as `ignore` (sync records untracked ones so),
+    // or a label-less one that holds a declared component's name (a clash).
+    let takeover = |inst: &Instance| {
+        args.write_spec
+            && rows.iter().any(|r| {
+                instance_name(&r.service, &r.name) == inst.name
+                    && (r.desired == DesiredState::Ignore
+                        || reconcile::plan::is_clash(Some(inst), r.deployed_hash.as_deref()))
+            })
+    };
     let untracked: Vec<&Instance> = observed
         .iter()
         .filter(|i| !tracked.contains(&i.name))
@@ -53,9 +65,21 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
         let mut chosen = Vec::new();
         for name in &args.containers {
             match observed.iter().find(|i| &i.name == name) {
-                None => anyhow::bail!("no container named `{name}` (see podman ps -a)"),
-                Some(_) if tracked.contains(name) => {
-                    anyhow::bail!("`{name}` is already in the registry")
+                None => {
+                    return Err(UsageError(format!(
+                        "no container named `{name}` (see podman ps -a)"
+                    ))
+                    .into());
+                }
+                Some(i) if tracked.contains(name) && !takeover(i) => {
+                    anyhow::bail!(
+                        "`{name}` is already in the registry{}",
+                        if args.write_spec {
+                            ""
+                        } else {
+                            " (with --write-spec, an ignored or clashing one is taken over)"
+                        }
+                    )
                 }
                 Some(i) => chosen.push(i),
             }
@@ -82,6 +106,8 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
         kept: BTreeSet::new(),
         observed: &observed,
         scope: None,
+        known: BTreeSet::new(),
+        prune: false,
     };
     let intent = Intent::Adopt {
         instances: chosen.iter().map(|i| i.name.clone()).collect(),
@@ -105,11 +131,12 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
                 _ => String::new(),
             },
             spec_file: None,
+            spec_note: None,
         })
         .collect();
 
     if args.write_spec {
-        write_specs(ctx, containers, &mut registry, &mut adopted)?;
+        super::adopt_spec::write_specs(ctx, containers, &mut registry, &mut adopted)?;
     }
     if ctx.out.json {
         ctx.out
@@ -134,91 +161,9 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
             &ctx.out
                 .table(&["CONTAINER", "ADOPTED AS", "IMAGE", "SPEC FILE"], &rows),
         );
+        for note in adopted.iter().filter_map(|a| a.spec_note.as_deref()) {
+            ctx.out.line(note);
+        }
     }
     Ok(exit::SUCCESS)
-}
-
-/// Writes one service file per adopted service, describing its containers
-/// as they run, and records them as deployed from it so that the next sync
-/// reports no changes and recreates nothing.
-fn write_specs(
-    ctx: &Ctx,
-    containers: &dyn Runtime,
-    registry: &mut Registry,
-    adopted: &mut [Adopted],
-) -> anyhow::Result<()> {
-    let mut by_service: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, a) in adopted.iter().enumerate() {
-        by_service.entry(a.service.clone()).or_default().push(i);
-    }
-    let dir = &ctx.config.services_dir;
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (service, indices) in by_service {
-        if !fields::is_service_name(&service) {
-            anyhow::bail!(
-                "cannot write a spec for service `{service}`: not a valid service name ([a-z0-9][a-z0-9_]*)"
-            );
-        }
-        let path = dir.join(format!("{service}.toml"));
-        if path.exists() {
-            anyhow::bail!(
-                "{} already exists; not overwritten (remove it or adopt without --write-spec)",
-                path.display()
-            );
-        }
-        let mut components = Vec::new();
-        for &i in &indices {
-            let c = &adopted[i];
-            components.push(containers.describe(&c.container, &c.component)?);
-        }
-        let mut doc = toml::Table::new();
-        doc.insert(
-            "comment".into(),
-            "adopted by mcp from running containers".into(),
-        );
-        doc.insert("components".into(), toml::Value::Array(components));
-        let text = toml::to_string(&doc).context("rendering the service file")?;
-        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-
-        // Validate what was written against everything else before recording it.
-        let specs = match spec::load_dir(dir) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = fs::remove_file(&path);
-                return Err(e.context(format!(
-                    "the spec written for `{service}` did not validate; removed it"
-                )));
-            }
-        };
-        registry.sync_desired(&specs, std::slice::from_ref(&service), false, true)?;
-        let rows = registry.components()?;
-        let one: Vec<spec::ServiceSpec> = specs.into_iter().filter(|s| s.name == service).collect();
-        let input = PlanInput {
-            desired: world::desired(&one, &rows),
-            kept: BTreeSet::new(),
-            observed: &[],
-            scope: None,
-        };
-        let intent = Intent::Record {
-            targets: indices
-                .iter()
-                .map(|&i| (service.clone(), adopted[i].component.clone()))
-                .collect(),
-            source: path.display().to_string(),
-        };
-        let plan = reconcile::plan(&intent, &input);
-        let outcomes = Executor::new(containers, &Silent, registry, "adopt").apply(
-            &plan,
-            &input.desired,
-            |_, _| {},
-        )?;
-        let failed = sync::failures(&plan.actions, &outcomes);
-        if !failed.is_empty() {
-            anyhow::bail!("adopt failed:\n  {}", failed.join("\n  "));
-        }
-        for &i in &indices {
-            adopted[i].spec_file = Some(path.display().to_string());
-        }
-    }
-    Ok(())
 }

@@ -74,6 +74,8 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
         kept: BTreeSet::new(),
         observed: &observed,
         scope: None,
+        known: BTreeSet::new(),
+        prune: false,
     };
     let intent = Intent::SetState {
         targets: chosen

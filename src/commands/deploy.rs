@@ -91,12 +91,14 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {
         kept: world::kept(&specs, &rows, false),
         observed: &observed,
         scope: Some(scope),
+        known: world::known(&rows),
+        prune: false,
     };
     let plan = reconcile::plan(&Intent::RollOut { targets }, &input);
     let mut executor = Executor::new(&runtime, &progress, &mut registry, "deploy")
         .jobs(args.jobs.unwrap_or_else(sync::default_jobs));
     let outcomes = executor.apply(&plan, &input.desired, |_, _| {})?;
-    sync::print(ctx, false, &changes, &plan.actions, &outcomes)?;
+    sync::print(ctx, false, &changes, &plan, &outcomes)?;
     let failed = sync::failures(&plan.actions, &outcomes);
     if !failed.is_empty() {
         anyhow::bail!("deploy failed:\n  {}", failed.join("\n  "));

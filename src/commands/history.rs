@@ -12,6 +12,19 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> anyhow::Result<u8> {
         Some(r) => r.events(args.service.as_deref(), args.limit)?,
         None => Vec::new(),
     };
+    if let Some(service) = &args.service
+        && events.is_empty()
+    {
+        let rows = match &registry {
+            Some(r) => r.components()?,
+            None => Vec::new(),
+        };
+        super::names::check_known(
+            std::slice::from_ref(service),
+            &ctx.config.services_dir,
+            rows.iter().map(|r| r.service.as_str()),
+        )?;
+    }
     if ctx.out.json {
         ctx.out
             .print_json(&serde_json::json!({ "events": events }))?;
@@ -56,5 +69,37 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> anyhow::Result<u8> {
         ],
         &rows,
     ));
+    // The evidence of failed rollouts: the failed instance is gone, so this
+    // is the only record of why it failed.
+    for e in &events {
+        let Some(ev) = &e.evidence else { continue };
+        let status = ev
+            .exit_code
+            .map_or("had not exited".to_string(), |c| format!("exited with {c}"));
+        ctx.out.line(&format!(
+            "\n{} {}/{}: {} {status}; its last {} log line{}:",
+            e.at,
+            e.service,
+            e.component.as_deref().unwrap_or("-"),
+            ev.instance,
+            ev.log.len(),
+            if ev.log.len() == 1 { "" } else { "s" }
+        ));
+        for line in &ev.log {
+            // A container's output may hold terminal escapes: show them inert.
+            let line: String = line
+                .chars()
+                .flat_map(|c| {
+                    let escaped: Vec<char> = if c.is_control() && c != '\t' {
+                        c.escape_default().collect()
+                    } else {
+                        vec![c]
+                    };
+                    escaped
+                })
+                .collect();
+            ctx.out.line(&format!("  | {line}"));
+        }
+    }
     Ok(exit::SUCCESS)
 }

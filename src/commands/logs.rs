@@ -26,9 +26,10 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
         );
     };
     if registry.component(&service, &component)?.is_none() {
-        anyhow::bail!(
+        return Err(UsageError(format!(
             "unknown component {service}/{component}: it is not in the registry (run mcp sync, or see mcp status)"
-        );
+        ))
+        .into());
     }
     let runtimes = world::Runtimes::open(ctx, &format!("{service}/{component}"))?;
     let runtime = runtimes.dispatch();
@@ -42,5 +43,10 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
         &opts,
         &mut std::io::stdout().lock(),
     )?;
-    Ok(u8::try_from(code).unwrap_or(crate::exit::FAILED))
+    // The tool's own message is already on stderr; its exit code is not
+    // mcp's to pass on (podman's 125 would read as something else).
+    if code != 0 {
+        anyhow::bail!("reading the logs of {service}/{component} failed (exit status {code})");
+    }
+    Ok(crate::exit::SUCCESS)
 }

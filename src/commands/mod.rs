@@ -1,6 +1,7 @@
 //! One file per subcommand: load, plan, apply, print.
 
 mod adopt;
+mod adopt_spec;
 mod completions;
 mod control;
 mod deploy;
@@ -9,6 +10,7 @@ mod history;
 mod import;
 mod logs;
 pub mod man;
+mod names;
 mod status;
 mod status_health;
 mod sync;

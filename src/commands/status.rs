@@ -3,6 +3,7 @@
 //! even a registry: before the first sync it shows the service files).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -36,6 +37,13 @@ pub struct ComponentStatus {
     /// The image the last rollout replaced, kept for a manual rollback.
     pub previous_image: Option<String>,
     pub uptime_seconds: Option<i64>,
+    /// The service's file is gone: `sync --prune` would remove it.
+    pub file_gone: bool,
+    /// Labelled by mcp, yet neither declared nor in the registry.
+    pub orphaned: bool,
+    /// Restarts by the engine's restart policy, when it looks like a crash
+    /// loop (exited, or up for less than a minute).
+    pub restarts: Option<u64>,
     pub drift: Vec<String>,
     /// Only with `--health`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,8 +68,17 @@ pub fn collect(
     registry: &Registry,
     observed: &[Instance],
     scope: &[String],
+    services_dir: &Path,
+    restarts: &BTreeMap<String, u64>,
 ) -> anyhow::Result<Vec<ComponentStatus>> {
     let rows = registry.components()?;
+    let from_file: BTreeSet<String> = registry
+        .services()?
+        .into_iter()
+        .filter(|s| s.origin == crate::registry::Origin::File)
+        .map(|s| s.name)
+        .collect();
+    let has_file = |service: &str| services_dir.join(format!("{service}.toml")).is_file();
     let by_name: BTreeMap<&str, &Instance> =
         observed.iter().map(|i| (i.name.as_str(), i)).collect();
     let in_scope = |s: &str| scope.is_empty() || scope.iter().any(|n| n == s);
@@ -79,6 +96,19 @@ pub fn collect(
             deployed_hash: r.deployed_hash.as_deref(),
         };
         let mut reasons: Vec<String> = drift(&want, inst).iter().map(|d| d.reason()).collect();
+        let restarted = restarts.get(&name).copied().filter(|n| *n > 0);
+        if let Some(n) = restarted
+            && r.desired == DesiredState::Running
+        {
+            reasons.push(format!(
+                "crash loop: restarted {n} time{} by its restart policy",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        let file_gone = from_file.contains(&r.service) && !has_file(&r.service);
+        if file_gone {
+            reasons.push("service file is gone (sync --prune removes it)".into());
+        }
         for suffix in [NEXT_SUFFIX, PREV_SUFFIX] {
             let aside = format!("{name}{suffix}");
             if by_name.contains_key(aside.as_str()) {
@@ -106,11 +136,14 @@ pub fn collect(
                 .filter(|i| i.state == State::Running)
                 .and_then(|i| i.started_at)
                 .map(|t| (now - t).max(0)),
+            file_gone,
+            orphaned: false,
+            restarts: restarted,
             drift: reasons,
             health: None,
         });
     }
-    out.extend(undeclared(observed, &seen, &in_scope));
+    out.extend(undeclared(observed, &seen, &in_scope, services_dir));
     Ok(out)
 }
 
@@ -120,18 +153,27 @@ fn undeclared(
     observed: &[Instance],
     seen: &BTreeSet<String>,
     in_scope: &dyn Fn(&str) -> bool,
+    services_dir: &Path,
 ) -> Vec<ComponentStatus> {
+    let has_file = |service: &str| services_dir.join(format!("{service}.toml")).is_file();
     let mut out = Vec::new();
     for inst in observed.iter().filter(|i| !seen.contains(&i.name)) {
-        let (service, component, reason) = match inst.managed_identity() {
-            Some((s, c)) => (
+        let (service, component, reason, orphaned) = match inst.managed_identity() {
+            Some((s, c)) if has_file(s) => (
                 s.to_string(),
                 c.to_string(),
                 "not declared (sync removes it)",
+                false,
+            ),
+            Some((s, c)) => (
+                s.to_string(),
+                c.to_string(),
+                "orphaned: no service file and not in the registry (sync --prune removes it)",
+                true,
             ),
             None => {
                 let (s, c) = crate::reconcile::plan::split_instance_name(&inst.name);
-                (s, c, "untracked (sync or adopt records it)")
+                (s, c, "untracked (sync or adopt records it)", false)
             }
         };
         if !in_scope(&service) {
@@ -151,6 +193,9 @@ fn undeclared(
             image_digest: None,
             previous_image: None,
             uptime_seconds: None,
+            file_gone: false,
+            orphaned,
+            restarts: None,
             drift: vec![reason.into()],
             health: None,
         });
@@ -164,6 +209,7 @@ pub fn collect_unsynced(
     specs: &[ServiceSpec],
     observed: &[Instance],
     scope: &[String],
+    services_dir: &Path,
 ) -> Vec<ComponentStatus> {
     let by_name: BTreeMap<&str, &Instance> =
         observed.iter().map(|i| (i.name.as_str(), i)).collect();
@@ -189,12 +235,15 @@ pub fn collect_unsynced(
                 image_digest: None,
                 previous_image: None,
                 uptime_seconds: None,
+                file_gone: false,
+                orphaned: false,
+                restarts: None,
                 drift: vec![NOT_SYNCED.into()],
                 health: None,
             });
         }
     }
-    out.extend(undeclared(observed, &seen, &in_scope));
+    out.extend(undeclared(observed, &seen, &in_scope, services_dir));
     out
 }
 
@@ -207,10 +256,11 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
     let runtimes = world::Runtimes::open(ctx, "status")?;
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
+    let restarts = runtime.restart_counts(&crash_suspects(&observed))?;
+    let dir = &ctx.config.services_dir;
     let mut status = match &registry {
-        Some(registry) => collect(registry, &observed, &args.names)?,
+        Some(registry) => collect(registry, &observed, &args.names, dir, &restarts)?,
         None => {
-            let dir = &ctx.config.services_dir;
             let specs = if dir.exists() {
                 spec::load_dir(dir)?
             } else {
@@ -223,9 +273,10 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
                     dir.display()
                 );
             }
-            collect_unsynced(&specs, &observed, &args.names)
+            collect_unsynced(&specs, &observed, &args.names, dir)
         }
     };
+    super::names::check_known(&args.names, dir, status.iter().map(|s| s.service.as_str()))?;
     if args.health {
         let specs = spec::load_dir(&ctx.config.services_dir)
             .context("status --health reads each check from the service files")?;
@@ -305,4 +356,25 @@ pub fn human_duration(secs: i64) -> String {
         s if s < 86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
         s => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
     }
+}
+
+/// How long an instance must have been up for restarts to be history
+/// rather than a crash loop.
+const STABLE_AFTER_SECS: i64 = 60;
+
+/// Instances that may be crash-looping: exited, or up for less than
+/// [`STABLE_AFTER_SECS`]. Only these cost a second podman call, so a
+/// converged host's status stays one listing call.
+fn crash_suspects(observed: &[Instance]) -> Vec<String> {
+    let now = now();
+    observed
+        .iter()
+        .filter(|i| i.runtime == RuntimeKind::Container)
+        .filter(|i| match i.state {
+            State::Exited(_) => true,
+            State::Running => i.started_at.is_some_and(|t| now - t < STABLE_AFTER_SECS),
+            _ => false,
+        })
+        .map(|i| i.name.clone())
+        .collect()
 }

@@ -11,7 +11,7 @@ use super::{Ctx, world};
 use crate::cli::SyncArgs;
 use crate::exit::{self, UsageError};
 use crate::progress::Progress;
-use crate::reconcile::{self, Action, Executor, Intent, Outcome, PlanInput};
+use crate::reconcile::{self, Action, Executor, Intent, Orphan, Outcome, Plan, PlanInput};
 use crate::registry::{ChangeKind, Registry, ServiceChange};
 use crate::runtime::Runtime;
 use crate::spec;
@@ -38,6 +38,8 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
     let runtime = runtimes.dispatch();
     let observed = runtime.list()?;
 
+    // What the registry knew before the files speak: only that is proven mcp's.
+    let known = world::known(&registry.components()?);
     let changes = registry.sync_desired(&specs, &args.names, args.prune, !args.dry_run)?;
     let rows = registry.components()?;
     let scoped_specs: Vec<spec::ServiceSpec> = specs
@@ -52,12 +54,14 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
         observed: &observed,
         scope: (!args.names.is_empty())
             .then(|| args.names.iter().cloned().collect::<BTreeSet<_>>()),
+        known,
+        prune: args.prune,
     };
     let plan = reconcile::plan(&Intent::Converge, &input);
     let changed = changes.iter().any(|c| c.kind != ChangeKind::Unchanged) || !plan.is_empty();
 
     if args.dry_run {
-        print(ctx, true, &changes, &plan.actions, &[])?;
+        print(ctx, true, &changes, &plan, &[])?;
         return Ok(if changed {
             exit::PENDING
         } else {
@@ -68,7 +72,7 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
     let mut executor = Executor::new(&runtime, &progress, &mut registry, "sync")
         .jobs(args.jobs.unwrap_or_else(default_jobs));
     let outcomes = executor.apply(&plan, &input.desired, |_, _| {})?;
-    print(ctx, false, &changes, &plan.actions, &outcomes)?;
+    print(ctx, false, &changes, &plan, &outcomes)?;
     let failed = failures(&plan.actions, &outcomes);
     if !failed.is_empty() {
         anyhow::bail!(
@@ -134,9 +138,10 @@ pub fn print(
     ctx: &Ctx,
     dry_run: bool,
     changes: &[ServiceChange],
-    actions: &[Action],
+    plan: &Plan,
     outcomes: &[Outcome],
 ) -> anyhow::Result<()> {
+    let actions = &plan.actions;
     let changed: Vec<&ServiceChange> = changes
         .iter()
         .filter(|c| c.kind != ChangeKind::Unchanged)
@@ -155,8 +160,10 @@ pub fn print(
             "changed": !changed.is_empty() || !actions.is_empty(),
             "services": changes,
             "actions": reports,
+            "orphans": plan.orphans,
         }));
     }
+    print_orphans(ctx, &plan.orphans);
     if changed.is_empty() && actions.is_empty() {
         if !ctx.out.quiet {
             ctx.out.line("no changes");
@@ -207,4 +214,32 @@ pub fn print(
         ctx.out.line(&ctx.out.table(headers, &rows));
     }
     Ok(())
+}
+
+/// Orphans go to stderr as a warning (cron mails it even under -q): they
+/// may be a lost registry or an unmounted services dir, not garbage.
+fn print_orphans(ctx: &Ctx, orphans: &[Orphan]) {
+    if orphans.is_empty() {
+        return;
+    }
+    let rows: Vec<Vec<String>> = orphans
+        .iter()
+        .map(|o| {
+            vec![
+                o.instance.clone(),
+                format!("{}/{}", o.service, o.component),
+                o.runtime.to_string(),
+                o.observed.clone(),
+            ]
+        })
+        .collect();
+    eprintln!(
+        "mcp: warning: {} instance{} with mcp labels that no service file declares and the registry does not know (a lost registry, or a missing services dir?); left alone, `mcp sync --prune` removes them:\n{}",
+        orphans.len(),
+        if orphans.len() == 1 { "" } else { "s" },
+        ctx.out.table(
+            &["ORPHANED", "SERVICE/COMPONENT", "RUNTIME", "OBSERVED"],
+            &rows
+        )
+    );
 }

@@ -416,6 +416,8 @@ fn roll_out(
         kept: BTreeSet::new(),
         observed: &[],
         scope: None,
+        known: BTreeSet::new(),
+        prune: false,
     };
     let plan = reconcile::plan(&Intent::Update { moved }, &input);
     let outcomes = Executor::new(runtime, &progress, registry, "update")

@@ -47,7 +47,7 @@ impl Runtimes {
         // VMs are pulled with podman too; ops and qemu are located when a VM
         // needs them, so `status` and `logs` work without them.
         Ok(Runtimes {
-            podman: Podman::new(cli.clone(), config.state_dir.join("tmp")),
+            podman: Podman::new(cli.clone()),
             vm: Qemu::new(
                 &config.state_dir,
                 cli,
@@ -101,6 +101,13 @@ pub fn kept(specs: &[ServiceSpec], rows: &[ComponentRow], pruning: bool) -> BTre
                 .filter(|r| r.desired == DesiredState::Ignore)
                 .map(|r| instance_name(&r.service, &r.name)),
         )
+        .collect()
+}
+
+/// The instance names of registry rows.
+pub fn known(rows: &[ComponentRow]) -> BTreeSet<String> {
+    rows.iter()
+        .map(|r| instance_name(&r.service, &r.name))
         .collect()
 }
 

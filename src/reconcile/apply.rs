@@ -93,7 +93,15 @@ fn execute(
             Ok(())
         }
         ActionKind::Recreate => replace(runtime, &a.service, spec()?, settle),
-        ActionKind::Start => runtime.start(&a.instance),
+        // An engine restart policy may win the race to start it: fine.
+        ActionKind::Start => {
+            runtime
+                .start(&a.instance)
+                .or_else(|e| match runtime.state(&a.instance) {
+                    Ok(Some(crate::runtime::State::Running)) => Ok(()),
+                    _ => Err(e),
+                })
+        }
         ActionKind::Stop => runtime.stop(&a.instance, stop_grace(d)),
         ActionKind::Restart => {
             if a.detail == Detail::StopFirst {
@@ -113,6 +121,7 @@ fn execute(
         }
         // Only the registry changes.
         ActionKind::Adopt | ActionKind::Record => Ok(()),
+        ActionKind::Resume => runtime.resume(&a.instance),
     }
 }
 
@@ -336,70 +345,73 @@ impl<'a> Executor<'a> {
             Ok(()) => Outcome::Ok,
             Err(e) => Outcome::Failed(format!("{e:#}")),
         };
-        let bookkeeping =
-            (|| -> anyhow::Result<()> {
-                if result.is_ok() {
-                    match (a.action, d, &a.detail) {
-                        (
-                            ActionKind::Adopt,
-                            _,
-                            Detail::Adopt {
-                                image,
-                                observed,
-                                runtime,
-                            },
-                        ) => {
-                            let version = crate::spec::fields::image_version(image);
-                            self.registry.adopt(
-                                &a.service,
-                                &a.component,
-                                *runtime,
-                                image,
-                                &version,
-                                observed,
-                            )?;
-                        }
-                        (ActionKind::Record, Some(d), _) => {
-                            self.registry.record_deployed(
-                                &a.service,
-                                &a.component,
-                                &d.spec_hash,
-                                &ComponentRecord::of(d.spec),
-                                None,
-                            )?;
-                        }
-                        (ActionKind::Create | ActionKind::Recreate, Some(d), _) => {
-                            self.registry.record_deployed(
-                                &a.service,
-                                &a.component,
-                                &d.spec_hash,
-                                &ComponentRecord::of(d.spec),
-                                d.image_id.as_deref(),
-                            )?;
-                            self.registry.set_observed(
-                                &a.service,
-                                &a.component,
-                                ObservedState::Running,
-                            )?;
-                        }
-                        (ActionKind::Start | ActionKind::Restart, _, _) => self
-                            .registry
-                            .set_observed(&a.service, &a.component, ObservedState::Running)?,
-                        (ActionKind::Stop, _, _) => self.registry.set_observed(
+        let bookkeeping = (|| -> anyhow::Result<()> {
+            if result.is_ok() {
+                match (a.action, d, &a.detail) {
+                    (
+                        ActionKind::Adopt,
+                        _,
+                        Detail::Adopt {
+                            image,
+                            observed,
+                            runtime,
+                        },
+                    ) => {
+                        let version = crate::spec::fields::image_version(image);
+                        self.registry.adopt(
                             &a.service,
                             &a.component,
-                            ObservedState::Exited,
-                        )?,
-                        _ => {}
+                            *runtime,
+                            image,
+                            &version,
+                            observed,
+                        )?;
                     }
+                    (ActionKind::Record, Some(d), _) => {
+                        self.registry.record_deployed(
+                            &a.service,
+                            &a.component,
+                            &d.spec_hash,
+                            &ComponentRecord::of(d.spec),
+                            None,
+                        )?;
+                    }
+                    (ActionKind::Create | ActionKind::Recreate, Some(d), _) => {
+                        self.registry.record_deployed(
+                            &a.service,
+                            &a.component,
+                            &d.spec_hash,
+                            &ComponentRecord::of(d.spec),
+                            d.image_id.as_deref(),
+                        )?;
+                        self.registry.set_observed(
+                            &a.service,
+                            &a.component,
+                            ObservedState::Running,
+                        )?;
+                    }
+                    (ActionKind::Start | ActionKind::Restart | ActionKind::Resume, _, _) => self
+                        .registry
+                        .set_observed(&a.service, &a.component, ObservedState::Running)?,
+                    (ActionKind::Stop, _, _) => self.registry.set_observed(
+                        &a.service,
+                        &a.component,
+                        ObservedState::Exited,
+                    )?,
+                    _ => {}
                 }
-                let finished = match &outcome {
-                    Outcome::Ok => EventOutcome::Ok,
-                    Outcome::Failed(e) => EventOutcome::Failed(e.clone()),
-                    Outcome::Skipped => EventOutcome::Skipped,
-                };
-                self.registry.finish_event(event, &finished)
-            })();
+            }
+            let finished = match &outcome {
+                Outcome::Ok => EventOutcome::Ok,
+                Outcome::Failed(e) => EventOutcome::Failed(e.clone()),
+                Outcome::Skipped => EventOutcome::Skipped,
+            };
+            let evidence = result
+                .as_ref()
+                .err()
+                .and_then(|e| e.downcast_ref::<crate::runtime::evidence::Evidence>());
+            self.registry.finish_event_with(event, &finished, evidence)
+        })();
         match (outcome, bookkeeping) {
             (o, Ok(())) => o,
             (Outcome::Ok, Err(e)) => Outcome::Failed(format!(

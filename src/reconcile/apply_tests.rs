@@ -88,6 +88,8 @@ fn input<'a>(desired: Vec<Desired<'a>>, observed: &'a [Instance]) -> PlanInput<'
         kept: BTreeSet::new(),
         observed,
         scope: None,
+        known: BTreeSet::new(),
+        prune: false,
     }
 }
 

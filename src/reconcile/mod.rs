@@ -13,4 +13,4 @@ pub mod probe;
 mod replace;
 
 pub use apply::{Executor, Outcome, Progress, Silent, Step, pull};
-pub use plan::{Action, ActionKind, Desired, Detail, Intent, Plan, PlanInput, Verb, plan};
+pub use plan::{Action, ActionKind, Desired, Detail, Intent, Orphan, Plan, PlanInput, Verb, plan};

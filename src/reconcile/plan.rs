@@ -40,6 +40,12 @@ pub struct PlanInput<'a> {
     pub observed: &'a [Instance],
     /// Services in scope; `None` means all, and enables adoption.
     pub scope: Option<BTreeSet<String>>,
+    /// Instances (`service-component`) the registry knew before this run.
+    /// A labelled instance neither known nor of a declared service is an
+    /// orphan (a lost or fresh registry): reported, removed only on `prune`.
+    pub known: BTreeSet<String>,
+    /// `sync --prune`: remove orphans too.
+    pub prune: bool,
 }
 
 /// What a command asks of the planner.
@@ -106,6 +112,8 @@ pub enum ActionKind {
     Adopt,
     /// Record a running instance as deployed from its declaration.
     Record,
+    /// Resume a paused instance.
+    Resume,
 }
 
 impl ActionKind {
@@ -120,6 +128,7 @@ impl ActionKind {
             ActionKind::Restore => "restore",
             ActionKind::Adopt => "adopt",
             ActionKind::Record => "record",
+            ActionKind::Resume => "resume",
         }
     }
 }
@@ -189,6 +198,33 @@ impl Action {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
     pub actions: Vec<Action>,
+    /// Labelled instances no file declares and the registry does not know:
+    /// reported, never acted on (without `prune`).
+    pub orphans: Vec<Orphan>,
+}
+
+/// An instance that carries mcp's labels but that nothing accounts for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Orphan {
+    pub service: String,
+    pub component: String,
+    pub instance: String,
+    pub runtime: RuntimeKind,
+    pub observed: String,
+}
+
+/// What to say about a declared component whose name a container mcp did
+/// not create (no mcp labels) already holds.
+pub fn clash_message(instance: &str) -> String {
+    format!(
+        "{instance} exists but mcp did not create it (it has no mcp labels), so mcp leaves it alone; run `mcp adopt {instance} --write-spec` to manage it as declared, or rename it by hand (podman rename {instance} NEWNAME)"
+    )
+}
+
+/// Whether `current` holds a component's name without being mcp's: no
+/// labels, and no deploy of it recorded (as `adopt --write-spec` records).
+pub fn is_clash(current: Option<&Instance>, deployed_hash: Option<&str>) -> bool {
+    current.is_some_and(|c| c.managed_identity().is_none()) && deployed_hash.is_none()
 }
 
 impl Plan {
@@ -229,6 +265,7 @@ pub fn plan(intent: &Intent, input: &PlanInput<'_>) -> Plan {
                     a
                 })
                 .collect(),
+            orphans: Vec::new(),
         },
         Intent::Update { moved } => update(input, moved),
         Intent::Adopt { instances } => Plan {
@@ -237,6 +274,7 @@ pub fn plan(intent: &Intent, input: &PlanInput<'_>) -> Plan {
                 .filter_map(|name| input.observed.iter().find(|i| &i.name == name))
                 .map(|i| adopt(i, format!("{} {} ({})", i.runtime, i.name, i.image)))
                 .collect(),
+            orphans: Vec::new(),
         },
     }
 }
@@ -262,15 +300,18 @@ fn roll_out(input: &PlanInput<'_>, targets: &BTreeSet<(String, String)>) -> Plan
     let is_target = |service: &str, component: &str| {
         targets.contains(&(service.to_string(), component.to_string()))
     };
-    let mut actions: Vec<Action> = converge(input)
+    let converged = converge(input);
+    let mut actions: Vec<Action> = converged
         .actions
         .into_iter()
         .filter(|a| {
-            !(is_target(&a.service, &a.component)
-                && matches!(
-                    a.action,
-                    ActionKind::Create | ActionKind::Recreate | ActionKind::Start
-                ))
+            // A refusal (a name clash) stands: a deploy never replaces it.
+            matches!(a.detail, Detail::Refused(_))
+                || !(is_target(&a.service, &a.component)
+                    && matches!(
+                        a.action,
+                        ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+                    ))
         })
         .collect();
     for (index, d) in input.desired.iter().enumerate() {
@@ -279,6 +320,9 @@ fn roll_out(input: &PlanInput<'_>, targets: &BTreeSet<(String, String)>) -> Plan
         }
         let name = d.instance();
         let current = input.observed.iter().find(|i| i.name == name);
+        if is_clash(current, d.deployed_hash.as_deref()) {
+            continue;
+        }
         let to = image_version(&d.spec.image);
         let cause = match current {
             None => format!("deploy {to} (not running yet)"),
@@ -298,7 +342,10 @@ fn roll_out(input: &PlanInput<'_>, targets: &BTreeSet<(String, String)>) -> Plan
         a.desired = Some(index);
         actions.push(a);
     }
-    Plan { actions }
+    Plan {
+        actions,
+        orphans: converged.orphans,
+    }
 }
 
 /// Replaces each moved component that is to run, through the same
@@ -318,7 +365,10 @@ fn update(input: &PlanInput<'_>, moved: &BTreeMap<(String, String), String>) -> 
         a.desired = Some(index);
         actions.push(a);
     }
-    Plan { actions }
+    Plan {
+        actions,
+        orphans: Vec::new(),
+    }
 }
 
 /// Hands-on stop, start or restart: an instance already as asked is only
@@ -367,7 +417,10 @@ fn set_state(input: &PlanInput<'_>, targets: &[(String, String)], verb: Verb) ->
             .position(|d| d.service == service && &d.spec.name == component);
         actions.push(action);
     }
-    Plan { actions }
+    Plan {
+        actions,
+        orphans: Vec::new(),
+    }
 }
 
 fn converge(input: &PlanInput<'_>) -> Plan {
@@ -405,6 +458,17 @@ fn converge(input: &PlanInput<'_>) -> Plan {
             ));
         }
         let mut current = by_name.get(name.as_str()).copied();
+        if d.desired != DesiredState::Ignore && is_clash(current, d.deployed_hash.as_deref()) {
+            actions.push(
+                act(
+                    ActionKind::Recreate,
+                    &name,
+                    "the name is taken by a container mcp did not create".into(),
+                )
+                .with(Detail::Refused(clash_message(&name))),
+            );
+            continue;
+        }
         if let Some(previous) = by_name.get(prev.as_str()).copied() {
             if current.is_some_and(|c| c.state == State::Running) {
                 actions.push(act(
@@ -448,21 +512,55 @@ fn converge(input: &PlanInput<'_>) -> Plan {
                 Drift::RunningButStopped => {
                     actions.push(act(ActionKind::Stop, &name, "service is inactive".into()))
                 }
+                Drift::Paused if !restored => {
+                    actions.push(act(ActionKind::Resume, &name, dr.reason()))
+                }
+                // An interrupted `podman stop` leaves `stopping`, which podman
+                // refuses to start: finish the stop, then start.
+                Drift::Unknown(state) if !restored && state == "stopping" => actions.push(
+                    act(
+                        ActionKind::Restart,
+                        &name,
+                        "left stopping by an interrupted stop".into(),
+                    )
+                    .with(Detail::StopFirst),
+                ),
                 _ => {}
             }
         }
     }
 
+    let mut orphans = Vec::new();
     for inst in input.observed {
         if claimed.contains(&inst.name) || input.kept.contains(&inst.name) {
             continue;
         }
         match inst.managed_identity() {
             Some((service, component)) if in_scope(&input.scope, service) => {
-                actions.push(
-                    Action::new(ActionKind::Remove, service, component, &inst.name)
-                        .because("no longer declared"),
-                );
+                // Only what the registry knew, or what a service file still
+                // owns, is proven mcp's and no longer declared; anything
+                // else (a wiped or new registry) is an orphan.
+                let accounted = input.known.contains(&instance_name(service, component))
+                    || input.desired.iter().any(|d| d.service == service);
+                if accounted || input.prune {
+                    let cause = if accounted {
+                        "no longer declared"
+                    } else {
+                        "orphaned: no file declares it, the registry does not know it (--prune)"
+                    };
+                    actions.push(
+                        Action::new(ActionKind::Remove, service, component, &inst.name)
+                            .because(cause),
+                    );
+                } else {
+                    orphans.push(Orphan {
+                        service: service.to_string(),
+                        component: component.to_string(),
+                        instance: inst.name.clone(),
+                        runtime: inst.runtime,
+                        observed: inst.state.describe(),
+                    });
+                }
             }
             Some(_) => {}
             None if input.scope.is_none() => {
@@ -474,7 +572,9 @@ fn converge(input: &PlanInput<'_>) -> Plan {
             None => {}
         }
     }
-    Plan { actions }
+    // A listing's order is podman's: sort for stable reports.
+    orphans.sort_by(|a, b| a.instance.cmp(&b.instance));
+    Plan { actions, orphans }
 }
 
 /// Whether sync starts an exited instance again. VMs have no engine that

@@ -77,6 +77,8 @@ fn plan_of(desired: Vec<Desired<'_>>, observed: &[Instance]) -> Vec<(ActionKind,
         kept: BTreeSet::new(),
         observed,
         scope: None,
+        known: BTreeSet::new(),
+        prune: false,
     };
     plan(&Intent::Converge, &input)
         .actions
@@ -175,6 +177,8 @@ fn set_state_detail(verb: Verb, desired: Vec<Desired<'_>>, observed: &[Instance]
         kept: BTreeSet::new(),
         observed,
         scope: None,
+        known: BTreeSet::new(),
+        prune: false,
     };
     let intent = Intent::SetState {
         targets: vec![("web".into(), "app".into())],
@@ -239,6 +243,8 @@ fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
         kept: BTreeSet::new(),
         observed: &observed,
         scope: None,
+        known: ["old-app".to_string()].into(),
+        prune: false,
     };
     let plan = plan(&Intent::Converge, &input);
     let adopt = plan
@@ -262,6 +268,8 @@ fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
         kept: ["old-app".to_string(), "legacy-thing-one".to_string()].into(),
         observed: &observed,
         scope: None,
+        known: BTreeSet::new(),
+        prune: false,
     };
     assert!(super::plan::plan(&Intent::Converge, &input).is_empty());
     let input = PlanInput {
@@ -269,6 +277,8 @@ fn undeclared_managed_instances_are_removed_and_unlabelled_ones_adopted() {
         kept: BTreeSet::new(),
         observed: &observed,
         scope: Some(["web".to_string()].into()),
+        known: BTreeSet::new(),
+        prune: false,
     };
     assert!(super::plan::plan(&Intent::Converge, &input).is_empty());
 }
@@ -341,6 +351,8 @@ fn update_replaces_only_the_moved_components_that_are_to_run() {
         kept: BTreeSet::new(),
         observed: &observed,
         scope: None,
+        known: BTreeSet::new(),
+        prune: false,
     };
     let plan = plan(&Intent::Update { moved }, &input);
     let got: Vec<(ActionKind, &str, &str, Option<usize>)> = plan
@@ -372,7 +384,7 @@ fn apply_model(
                 let d = d.expect("create has a spec");
                 world.insert(a.instance.clone(), created_from(d, State::Running));
             }
-            ActionKind::Start | ActionKind::Restart => {
+            ActionKind::Start | ActionKind::Restart | ActionKind::Resume => {
                 if let Some(i) = world.get_mut(&a.instance) {
                     i.state = State::Running;
                 }
@@ -462,14 +474,14 @@ proptest! {
         }
 
         let observed: Vec<Instance> = world.values().cloned().collect();
-        let first = plan(&Intent::Converge, &PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
+        let first = plan(&Intent::Converge, &PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None, known: BTreeSet::new(), prune: false });
         for a in &first.actions {
             prop_assert!(!kept.contains(&a.instance), "acted on kept {}", a.instance);
             prop_assert!(!a.cause.is_empty());
         }
         apply_model(&mut world, &mut kept, &first.actions, &want);
         let observed: Vec<Instance> = world.values().cloned().collect();
-        let second = plan(&Intent::Converge, &PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None });
+        let second = plan(&Intent::Converge, &PlanInput { desired: want.clone(), kept: kept.clone(), observed: &observed, scope: None, known: BTreeSet::new(), prune: false });
         prop_assert!(second.is_empty(), "second plan not empty: {:?}", second.actions);
         for d in &want {
             let inst = world.get(&d.instance());
@@ -479,4 +491,109 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn labelled_instances_nothing_accounts_for_are_orphans_removed_only_on_prune() {
+    let web = service("web", "r:5000/web:v1", &[], "always");
+    let gone = service("old", "r:5000/old:v1", &[], "always");
+    let gone_instance = created_from(&desired(&gone, DesiredState::Running), State::Running);
+    let d = desired(&web, DesiredState::Running);
+    let running = created_from(&d, State::Running);
+    let observed = vec![gone_instance, running];
+    let mut input = PlanInput {
+        desired: vec![d],
+        kept: BTreeSet::new(),
+        observed: &observed,
+        scope: None,
+        known: BTreeSet::new(),
+        prune: false,
+    };
+    let p = plan(&Intent::Converge, &input);
+    assert!(p.actions.is_empty(), "{:?}", p.actions);
+    assert_eq!(p.orphans.len(), 1);
+    assert_eq!(
+        (
+            p.orphans[0].service.as_str(),
+            p.orphans[0].instance.as_str()
+        ),
+        ("old", "old-app")
+    );
+    input.prune = true;
+    let p = plan(&Intent::Converge, &input);
+    assert!(p.orphans.is_empty());
+    assert_eq!(p.actions.len(), 1);
+    assert_eq!(p.actions[0].action, ActionKind::Remove);
+    assert!(
+        p.actions[0].cause.starts_with("orphaned"),
+        "{}",
+        p.actions[0].cause
+    );
+}
+
+#[test]
+fn a_label_less_container_holding_a_declared_name_is_refused_never_replaced() {
+    let web = service("web", "r:5000/web:v1", &[], "always");
+    let d = desired(&web, DesiredState::Running);
+    let observed = vec![unlabelled("web-app")];
+    let input = PlanInput {
+        desired: vec![d.clone()],
+        kept: BTreeSet::new(),
+        observed: &observed,
+        scope: None,
+        known: BTreeSet::new(),
+        prune: true,
+    };
+    for intent in [
+        Intent::Converge,
+        Intent::RollOut {
+            targets: [("web".to_string(), "app".to_string())].into(),
+        },
+    ] {
+        let p = plan(&intent, &input);
+        assert_eq!(p.actions.len(), 1, "{intent:?}: {:?}", p.actions);
+        match &p.actions[0].detail {
+            Detail::Refused(why) => {
+                assert!(why.contains("mcp adopt web-app --write-spec"), "{why}")
+            }
+            other => panic!("{intent:?}: not refused: {other:?}"),
+        }
+    }
+    // Once adopt --write-spec recorded a deploy of it, it is mcp's to manage.
+    let mut adopted = d;
+    adopted.deployed_hash = Some(adopted.spec_hash.clone());
+    let mut same = unlabelled("web-app");
+    same.image = "r:5000/web:v1".into();
+    let observed = vec![same];
+    let input = PlanInput {
+        desired: vec![adopted],
+        observed: &observed,
+        ..input
+    };
+    assert!(plan(&Intent::Converge, &input).actions.is_empty());
+}
+
+#[test]
+fn paused_and_stopping_instances_have_a_way_back() {
+    let web = service("web", "r:5000/web:v1", &[], "always");
+    let d = desired(&web, DesiredState::Running);
+    let paused = created_from(&d, State::Paused);
+    let p = plan_of(vec![d.clone()], &[paused]);
+    assert_eq!(
+        p,
+        vec![(ActionKind::Resume, "web-app".into(), "paused".into())]
+    );
+    let stopping = created_from(&d, State::Other("stopping".into()));
+    let input = PlanInput {
+        desired: vec![d],
+        kept: BTreeSet::new(),
+        observed: std::slice::from_ref(&stopping),
+        scope: None,
+        known: BTreeSet::new(),
+        prune: false,
+    };
+    let p = plan(&Intent::Converge, &input);
+    assert_eq!(p.actions.len(), 1);
+    assert_eq!(p.actions[0].action, ActionKind::Restart);
+    assert_eq!(p.actions[0].detail, Detail::StopFirst);
 }

@@ -44,9 +44,14 @@ pub fn replace(
     }
     let mut swap = Swap::default();
     let swapped = (|| -> anyhow::Result<()> {
-        if old_running {
-            runtime.stop(&name, stop_grace(Some(d)))?;
-            swap.old_stopped = true;
+        if old.is_some() {
+            // Out of service whatever its state (paused, stopping, between
+            // two crashes) and restart policy: a policy must never revive
+            // it under its .prev name and take the port back.
+            // Marked first: a retire that fails half-way may have stopped
+            // it, and starting a running one again is harmless.
+            swap.old_stopped = old_running;
+            runtime.retire(&name, stop_grace(Some(d)))?;
         }
         if old.is_some() {
             runtime.rename(&name, &prev)?;
@@ -61,6 +66,12 @@ pub fn replace(
         // The next sync removes a .prev left here if this removal fails.
         runtime.remove(&prev)?;
         return Ok(());
+    };
+    // Keep the evidence before the rollback removes the failed instance.
+    let failed = if swap.new_in_place { &name } else { &next };
+    let why = match runtime.evidence(failed) {
+        Some(evidence) => why.context(evidence),
+        None => why,
     };
     if old.is_none() {
         return Err(why.context(format!("the new {name} failed")));

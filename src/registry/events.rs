@@ -26,6 +26,9 @@ pub struct Event {
     pub action: String,
     pub detail: String,
     pub outcome: EventOutcome,
+    /// Why a rollout failed: exit code and last log lines of the instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::runtime::evidence::Evidence>,
 }
 
 /// What became of an event's action. `Pending` until it finishes; a run
@@ -122,9 +125,20 @@ impl Registry {
 
     /// Records the outcome of an event begun with [`Registry::begin_events`].
     pub fn finish_event(&self, id: i64, outcome: &EventOutcome) -> anyhow::Result<()> {
+        self.finish_event_with(id, outcome, None)
+    }
+
+    /// [`Registry::finish_event`], keeping the evidence of a failure.
+    pub fn finish_event_with(
+        &self,
+        id: i64,
+        outcome: &EventOutcome,
+        evidence: Option<&crate::runtime::evidence::Evidence>,
+    ) -> anyhow::Result<()> {
+        let evidence = evidence.map(serde_json::to_string).transpose()?;
         self.conn.execute(
-            "UPDATE events SET outcome = ?2 WHERE id = ?1",
-            params![id, outcome],
+            "UPDATE events SET outcome = ?2, evidence = ?3 WHERE id = ?1",
+            params![id, outcome, evidence],
         )?;
         Ok(())
     }
@@ -132,7 +146,7 @@ impl Registry {
     /// Newest first; `service` filters, `limit` bounds the count.
     pub fn events(&self, service: Option<&str>, limit: usize) -> anyhow::Result<Vec<Event>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, at, command, service, component, action, detail, outcome FROM events
+            "SELECT id, at, command, service, component, action, detail, outcome, evidence FROM events
              WHERE ?1 IS NULL OR service = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt
@@ -146,6 +160,9 @@ impl Registry {
                     action: r.get(5)?,
                     detail: r.get(6)?,
                     outcome: r.get(7)?,
+                    evidence: r
+                        .get::<_, Option<String>>(8)?
+                        .and_then(|j| serde_json::from_str(&j).ok()),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

@@ -68,7 +68,10 @@ pub const MIGRATIONS: &[&str] = &[
     // whether its tag has moved since.
     "ALTER TABLE components ADD COLUMN image_digest TEXT;
     ALTER TABLE components ADD COLUMN image_digests TEXT NOT NULL DEFAULT '[]';",
-    // 3: one record per component. What the service file declares and what
+    // 3: why a rollout failed (exit code, last log lines), kept as JSON
+    // because the rollback removes the failed instance.
+    "ALTER TABLE events ADD COLUMN evidence TEXT;",
+    // 4: one record per component. What the service file declares and what
     // was last deployed are each one JSON column (registry::ComponentRecord);
     // only what SQL reads keeps a column of its own.
     "ALTER TABLE components ADD COLUMN record TEXT;

@@ -7,8 +7,8 @@ mod record;
 mod rows;
 mod sql;
 
-use std::fs::{self, OpenOptions};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -27,22 +27,20 @@ pub struct Registry {
 impl Registry {
     /// Opens (creating if needed, mode 0600) and migrates the registry.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)
-                .with_context(|| format!("creating registry directory {}", dir.display()))?;
-        }
-        // Create the file ourselves so it is never world-readable, not even briefly.
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("opening registry {}", path.display()))?;
-        let mode = fs::metadata(path)?.permissions().mode() & 0o777;
+        // The registry decides what mcp removes: its directory must be ours
+        // alone, and the file is never reached through a planted symlink.
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        crate::safefs::private_dir(dir, "registry directory")?;
+        let file = crate::safefs::open_private(path, "registry", false)?;
+        let mode = file.metadata()?.permissions().mode() & 0o777;
         if mode != 0o600 {
-            fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            file.set_permissions(fs::Permissions::from_mode(0o600))
                 .with_context(|| format!("restricting permissions of {}", path.display()))?;
         }
+        drop(file);
         let mut conn = Connection::open(path)
             .with_context(|| format!("opening registry {}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(10))?;

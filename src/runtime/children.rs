@@ -10,7 +10,6 @@
 //! setsid, so they are not waited for.
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::sleep;
@@ -40,7 +39,8 @@ fn write(ledger: &Ledger) {
     let text: String = ledger.groups.iter().map(|g| format!("{g}\n")).collect();
     // Best effort: losing the ledger only loses the wait, never correctness
     // of the registry; the planner still recovers from what it observes.
-    let _ = fs::write(&ledger.path, text);
+    // Never through a symlink planted in its place.
+    let _ = crate::safefs::write_nofollow(&ledger.path, text.as_bytes());
 }
 
 /// Whether any process is still in process group `pgid`.
@@ -57,14 +57,14 @@ impl Children {
     /// `patience`) for the groups a previous, killed run left there.
     /// Returns the handle and how many groups were waited for.
     pub fn adopt_ledger(path: PathBuf, patience: Duration) -> (Self, usize) {
-        let left: Vec<u32> = fs::read_to_string(&path)
+        let left: Vec<u32> = crate::safefs::read_nofollow(&path)
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.trim().parse().ok())
             .filter(|g| group_alive(*g))
             .collect();
-        let deadline = Instant::now() + patience;
-        while left.iter().any(|g| group_alive(*g)) && Instant::now() < deadline {
+        let deadline = Instant::now().checked_add(patience);
+        while left.iter().any(|g| group_alive(*g)) && deadline.is_none_or(|d| Instant::now() < d) {
             sleep(Duration::from_millis(100));
         }
         let ledger = Ledger {

@@ -86,6 +86,26 @@ impl Runtime for Dispatch<'_> {
         self.by_name(name).state(name)
     }
 
+    fn resume(&self, name: &str) -> anyhow::Result<()> {
+        self.by_name(name).resume(name)
+    }
+
+    fn retire(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
+        self.by_name(name).retire(name, timeout)
+    }
+
+    fn restart_counts(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+        // VMs have no engine restarting them: only containers are counted.
+        self.container.restart_counts(names)
+    }
+
+    fn evidence(&self, name: &str) -> Option<super::evidence::Evidence> {
+        self.by_name(name).evidence(name)
+    }
+
     fn describe(&self, name: &str, component: &str) -> anyhow::Result<toml::Value> {
         self.by_name(name).describe(name, component)
     }

@@ -1,9 +1,18 @@
 //! The one wrapper through which every external command runs: an argv
 //! (never a shell string), a timeout, and stderr carried into the error.
+//!
+//! A child's output goes to anonymous in-memory files (memfd), read once it
+//! has exited, never to pipes: should mcp be killed while, say, `podman stop`
+//! waits out a container that ignores SIGTERM, a pipe would lose its reader
+//! and podman would die of SIGPIPE half-way, leaving the container `stopping`
+//! for good. A memfd keeps taking writes whoever holds its other end.
 
-use std::ffi::OsString;
+use std::ffi::{CStr, OsString};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -44,6 +53,48 @@ pub struct Captured {
     pub stdout: String,
     pub stderr: String,
     pub code: Option<i32>,
+}
+
+/// Values a child needs that must never be on its command line (where any
+/// local user reads them in /proc/PID/cmdline) nor in a file on disk (which a
+/// kill -9 of mcp would leave behind): environment variables set for the
+/// child alone, and an in-memory file the child inherits as `/dev/fd/N`.
+#[derive(Debug, Default)]
+pub struct Secrets {
+    pub vars: Vec<(String, String)>,
+    inherited: Option<File>,
+}
+
+impl Secrets {
+    /// An in-memory file holding `text` that the child inherits; returns
+    /// the path by which the child opens it.
+    pub fn inherit_text(&mut self, text: &str) -> anyhow::Result<PathBuf> {
+        let mut file = memfd(c"mcp-secret").context("creating an in-memory file")?;
+        file.write_all(text.as_bytes())
+            .context("writing an in-memory file")?;
+        let path = PathBuf::from(format!("/dev/fd/{}", file.as_raw_fd()));
+        self.inherited = Some(file);
+        Ok(path)
+    }
+}
+
+/// An anonymous in-memory file, closed on exec unless handed on explicitly.
+fn memfd(name: &CStr) -> std::io::Result<File> {
+    // SAFETY: `name` is a valid NUL-terminated string; the returned fd is
+    // owned by nobody else, so File may take it.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh, valid descriptor owned by this File alone.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+fn read_all(mut file: &File) -> anyhow::Result<String> {
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The mcp.toml key that sets a tool's path, for hints that name it; tools
@@ -97,19 +148,20 @@ impl Tool {
     }
 
     /// The command line as shown in traces and errors. Environment values
-    /// may be secrets, so only their keys are shown.
+    /// never reach argv (see [`Secrets`]); should one be passed as
+    /// `--env K=V` anyway, only its key is shown.
     fn command_line(&self, args: &[OsString]) -> String {
         let mut line = self.name.to_string();
         let mut after_env_flag = false;
         for a in args {
             let a = a.to_string_lossy();
             line.push(' ');
-            if after_env_flag {
-                let key = a.split_once('=').map_or(a.as_ref(), |(k, _)| k);
-                line.push_str(key);
-                line.push_str("=***");
-            } else {
-                line.push_str(&a);
+            match a.split_once('=') {
+                Some((key, _)) if after_env_flag => {
+                    line.push_str(key);
+                    line.push_str("=***");
+                }
+                _ => line.push_str(&a),
             }
             after_env_flag = a == "--env" || a == "-e";
         }
@@ -132,8 +184,22 @@ impl Tool {
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
+        self.run_with(args, &Secrets::default(), timeout)
+    }
+
+    /// [`Tool::run`] with values handed over out of sight (see [`Secrets`]).
+    pub fn run_with<I, S>(
+        &self,
+        args: I,
+        secrets: &Secrets,
+        timeout: Duration,
+    ) -> anyhow::Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        let out = self.capture(&args, timeout)?;
+        let out = self.capture_with(&args, secrets, timeout)?;
         match out.code {
             Some(0) => Ok(out.stdout),
             code => {
@@ -153,23 +219,59 @@ impl Tool {
     /// Runs within `timeout` and returns both streams and the exit code,
     /// whatever the exit code; only a failure to run or a timeout is an error.
     pub fn capture(&self, args: &[OsString], timeout: Duration) -> anyhow::Result<Captured> {
+        self.capture_with(args, &Secrets::default(), timeout)
+    }
+
+    /// [`Tool::capture`] with values handed over out of sight.
+    pub fn capture_with(
+        &self,
+        args: &[OsString],
+        secrets: &Secrets,
+        timeout: Duration,
+    ) -> anyhow::Result<Captured> {
         let line = self.announce(args);
-        let handle = duct::cmd(&self.path, args)
+        let stdout = memfd(c"mcp-stdout").context("creating an in-memory file for stdout")?;
+        let stderr = memfd(c"mcp-stderr").context("creating an in-memory file for stderr")?;
+        let mut expr = duct::cmd(&self.path, args)
             .stdin_null()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .before_spawn(|cmd| {
+            .stdout_file(stdout.try_clone()?)
+            .stderr_file(stderr.try_clone()?)
+            .unchecked();
+        for (k, v) in &secrets.vars {
+            expr = expr.env(k, v);
+        }
+        let inherited = secrets.inherited.as_ref().map(AsRawFd::as_raw_fd);
+        let handle = expr
+            .before_spawn(move |cmd| {
+                use std::os::unix::process::CommandExt;
                 // A group of its own, so a later run can wait for it should
                 // mcp be killed meanwhile (see runtime::children).
-                std::os::unix::process::CommandExt::process_group(cmd, 0);
+                cmd.process_group(0);
+                if let Some(fd) = inherited {
+                    // SAFETY: fcntl is async-signal-safe; it only clears
+                    // close-on-exec on a descriptor this process owns, so
+                    // this one child (and no other) inherits it.
+                    unsafe {
+                        cmd.pre_exec(move || {
+                            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                                return Err(std::io::Error::last_os_error());
+                            }
+                            Ok(())
+                        });
+                    }
+                }
                 Ok(())
             })
             .start()
             .with_context(|| format!("starting `{line}`"))?;
         let pids = handle.pids();
         pids.iter().for_each(|p| self.children.started(*p));
-        let waited = handle.wait_timeout(timeout);
+        // A timeout too large to add to now (e.g. from a huge config value)
+        // means no timeout, never a panic.
+        let waited = match Instant::now().checked_add(timeout) {
+            Some(deadline) => handle.wait_deadline(deadline),
+            None => handle.wait().map(Some),
+        };
         let output = match waited.with_context(|| format!("waiting for `{line}`"))? {
             Some(out) => out.clone(),
             None => {
@@ -183,8 +285,8 @@ impl Tool {
         };
         pids.iter().for_each(|p| self.children.finished(*p));
         Ok(Captured {
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            stdout: read_all(&stdout).with_context(|| format!("reading the output of `{line}`"))?,
+            stderr: read_all(&stderr).with_context(|| format!("reading the errors of `{line}`"))?,
             code: output.status.code(),
         })
     }
@@ -247,9 +349,10 @@ impl Tool {
             if let Some(limit) = timeout {
                 let (reader, done, timed_out) = (&reader, &done, &timed_out);
                 scope.spawn(move || {
-                    let deadline = std::time::Instant::now() + limit;
+                    // Too far to add to now: no deadline, never a panic.
+                    let deadline = Instant::now().checked_add(limit);
                     while !done.load(Ordering::Relaxed) {
-                        if std::time::Instant::now() >= deadline {
+                        if deadline.is_some_and(|d| Instant::now() >= d) {
                             timed_out.store(true, Ordering::Relaxed);
                             let _ = reader.kill();
                             return;

@@ -4,12 +4,15 @@ pub mod children;
 pub mod describe;
 pub mod digests;
 pub mod dispatch;
+pub mod evidence;
 pub mod exec;
 #[cfg(test)]
 pub mod fake;
 pub mod ops;
 pub mod podman;
 pub mod podman_cli;
+pub mod podman_env;
+mod podman_states;
 pub mod qemu;
 pub mod qemu_argv;
 pub mod qmp;
@@ -124,6 +127,28 @@ pub trait Runtime: Sync {
     /// this instance again (for `adopt --write-spec`).
     fn describe(&self, name: &str, _component: &str) -> anyhow::Result<toml::Value> {
         anyhow::bail!("{name} cannot be described as a component by this runtime")
+    }
+    /// Resumes a paused instance.
+    fn resume(&self, name: &str) -> anyhow::Result<()> {
+        anyhow::bail!("{name} is paused and this runtime cannot resume it; stop it by hand")
+    }
+    /// Takes an instance out of service for good, whatever its state and
+    /// restart policy: afterwards nothing revives it until it is started
+    /// again. The default suits runtimes without restart policies.
+    fn retire(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
+        match self.state(name)? {
+            Some(State::Running) => self.stop(name, timeout),
+            _ => Ok(()),
+        }
+    }
+    /// How often the engine has restarted each of `names` (those it knows;
+    /// runtimes without restart policies know none).
+    fn restart_counts(&self, _names: &[String]) -> anyhow::Result<BTreeMap<String, u64>> {
+        Ok(BTreeMap::new())
+    }
+    /// Why an instance failed, read before it is removed (best effort).
+    fn evidence(&self, _name: &str) -> Option<evidence::Evidence> {
+        None
     }
     /// Streams logs to `out`; returns the tool's exit code.
     fn logs(

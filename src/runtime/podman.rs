@@ -3,15 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
 
 use super::describe;
+use super::exec::Tool;
 use super::podman_cli::PodmanCli;
 use super::*;
 use crate::model::PullPolicy;
@@ -20,19 +18,6 @@ pub use crate::model::Timeouts;
 
 pub struct Podman {
     cli: PodmanCli,
-    /// Private directory (in the state dir) for files handed to podman.
-    scratch: PathBuf,
-}
-
-/// An env file handed to `podman create`, removed once podman has read it.
-struct EnvFile(Option<PathBuf>);
-
-impl Drop for EnvFile {
-    fn drop(&mut self) {
-        if let Some(path) = &self.0 {
-            let _ = std::fs::remove_file(path);
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -89,52 +74,16 @@ pub fn parse_ps(json: &str) -> anyhow::Result<Vec<Instance>> {
 }
 
 impl Podman {
-    pub fn new(cli: PodmanCli, scratch: PathBuf) -> Self {
-        Podman { cli, scratch }
+    pub fn new(cli: PodmanCli) -> Self {
+        Podman { cli }
     }
 
-    /// Environment values may be secrets. On podman's command line any local
-    /// user could read them in /proc/<pid>/cmdline while podman runs, so they
-    /// go through a file only mcp's user can read. A value with a line break
-    /// cannot be written to an env file and is passed with `--env` instead.
-    fn env_args(&self, req: &CreateRequest<'_>) -> anyhow::Result<(Vec<OsString>, EnvFile)> {
-        let (inline, in_file): (Vec<_>, Vec<_>) = req
-            .spec
-            .env
-            .iter()
-            .partition(|(_, v)| v.contains('\n') || v.contains('\r'));
-        let mut args: Vec<OsString> = Vec::new();
-        for (k, v) in inline {
-            args.push("--env".into());
-            args.push(format!("{k}={v}").into());
-        }
-        if in_file.is_empty() {
-            return Ok((args, EnvFile(None)));
-        }
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.scratch)
-            .with_context(|| format!("creating {}", self.scratch.display()))?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = self
-            .scratch
-            .join(format!("{}.{}.{nanos}.env", req.name, std::process::id()));
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("creating env file {}", path.display()))?;
-        let guard = EnvFile(Some(path.clone()));
-        let text: String = in_file.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-        file.write_all(text.as_bytes())
-            .with_context(|| format!("writing env file {}", path.display()))?;
-        args.push("--env-file".into());
-        args.push(path.into());
-        Ok((args, guard))
+    pub(super) fn tool(&self) -> &Tool {
+        &self.cli.tool
+    }
+
+    pub(super) fn timeouts(&self) -> &Timeouts {
+        &self.cli.timeouts
     }
 
     fn create_args(&self, req: &CreateRequest<'_>) -> Vec<OsString> {
@@ -195,12 +144,14 @@ impl Podman {
         if verb == "run" {
             args.push("--detach".into());
         }
-        let (env, _env_file) = self.env_args(req)?;
+        // Values reach podman out of sight: never on argv, never on disk.
+        let (env, secrets) = super::podman_env::secrets_for(&req.spec.env)
+            .with_context(|| format!("passing the environment of {}", req.name))?;
         args.extend(env);
         args.extend(self.create_args(req));
         self.cli
             .tool
-            .run(args, self.cli.timeouts.pull)
+            .run_with(args, &secrets, self.cli.timeouts.pull)
             .with_context(|| format!("creating container {}", req.name))?;
         Ok(())
     }
@@ -334,7 +285,7 @@ impl Runtime for Podman {
             .tool
             .run(
                 ["stop", "--time", &secs, name],
-                timeout + self.cli.timeouts.call,
+                timeout.saturating_add(self.cli.timeouts.call),
             )
             .with_context(|| format!("stopping container {name}"))?;
         Ok(())
@@ -380,6 +331,25 @@ impl Runtime for Podman {
         let status = parts.next().unwrap_or_default();
         let code = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
         Ok(Some(parse_state(status, code)))
+    }
+
+    fn resume(&self, name: &str) -> anyhow::Result<()> {
+        self.unpause(name)
+    }
+
+    fn retire(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
+        self.retire_container(name, timeout)
+    }
+
+    fn restart_counts(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+        self.restart_counts_of(names)
+    }
+
+    fn evidence(&self, name: &str) -> Option<super::evidence::Evidence> {
+        self.evidence_of(name)
     }
 
     fn describe(&self, name: &str, component: &str) -> anyhow::Result<toml::Value> {
@@ -452,47 +422,6 @@ pub fn manifest_digests(inspect: &serde_json::Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn env_values_go_to_a_private_file_unless_they_hold_a_line_break() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let tool = crate::runtime::exec::Tool {
-            name: "podman",
-            path: "/bin/false".into(),
-            trace: false,
-            children: Default::default(),
-        };
-        let cli = PodmanCli {
-            tool,
-            timeouts: Timeouts::default(),
-        };
-        let podman = Podman::new(cli, dir.path().join("tmp"));
-        let text = "[[components]]\nname = \"api\"\nimage = \"r:5000/a:v1\"\nenv = { TOKEN = \"s3cret\", CERT = \"a\\nb\" }\n";
-        let mut reader = crate::spec::parse::FileReader::new(std::path::Path::new("t.toml"), text);
-        let spec = reader.read_service("t").unwrap().spec;
-        let req = CreateRequest {
-            name: "t-api",
-            service: "t",
-            spec: &spec.components[0],
-            spec_hash: "h",
-        };
-        let (args, file) = podman.env_args(&req).unwrap();
-        let args: Vec<String> = args
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(args[..2], ["--env".to_string(), "CERT=a\nb".to_string()]);
-        assert_eq!(args[2], "--env-file");
-        let path = std::path::PathBuf::from(&args[3]);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "TOKEN=s3cret\n");
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        drop(file);
-        assert!(!path.exists(), "the env file outlived its use");
-    }
 
     #[test]
     fn recognises_only_the_netavark_firewall_race() {

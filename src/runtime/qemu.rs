@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::exec::Tool;
+use super::exec::{Secrets, Tool};
 use super::podman_cli::PodmanCli;
 use super::qemu_argv::{HostKvm, Machine, choose_machine, qemu_args};
 use super::qmp::Qmp;
@@ -152,11 +152,18 @@ impl Qemu {
         let elf =
             vmbuild::extract_program(&self.podman, &spec.image, &image, &program, &program_dir)?;
         let config = super::ops::ops_config(spec, &image, args);
-        write_json(&dir.file(OPS_CONFIG), &config)?;
+        // The config holds env values: ops reads it from an in-memory file
+        // (/dev/fd/N), so no copy is left on disk should mcp be killed.
+        // Earlier mcp versions wrote it beside the VM state.
+        let _ = fs::remove_file(dir.file(OPS_CONFIG));
+        let mut secrets = Secrets::default();
+        let config_path = secrets.inherit_text(
+            &serde_json::to_string_pretty(&config).context("serializing the ops config")?,
+        )?;
         let ops_image = super::ops::image_name(req.service, &spec.name, req.spec_hash, &image.id);
         let disk = match self.reusable_disk(&ops_image) {
             Some(disk) => disk,
-            None => vmbuild::ops_build(ops, &elf, &dir.file(OPS_CONFIG), &ops_image)?,
+            None => vmbuild::ops_build(ops, &elf, &config_path, &secrets, &ops_image)?,
         };
         let labels = req.labels();
         let record = VmRecord {
@@ -211,8 +218,7 @@ impl Qemu {
             std::thread::sleep(POLL);
         };
         write_json(&dir.file(RUN), &run)?;
-        fs::write(dir.file(VM_PIDFILE), format!("{}\n", run.pid))
-            .with_context(|| format!("writing {}", dir.file(VM_PIDFILE).display()))?;
+        crate::safefs::write_nofollow(&dir.file(VM_PIDFILE), format!("{}\n", run.pid).as_bytes())?;
 
         let serial = dir.file(SERIAL_LOG);
         let serial_at_boot = fs::metadata(&serial).map_or(0, |m| m.len());
@@ -413,8 +419,7 @@ impl Runtime for Qemu {
             &serial,
             &format!("boot ({}, {})", machine.accel, machine.cpu),
         )?;
-        let log = fs::File::create(dir.file(QEMU_LOG))
-            .with_context(|| format!("creating {}", dir.file(QEMU_LOG).display()))?;
+        let log = crate::safefs::create_fresh(&dir.file(QEMU_LOG))?;
         sh.spawn_detached(argv, &dir.path, log)
             .with_context(|| format!("booting {name}"))?;
         self.wait_booted(name, &dir, &machine)
@@ -507,6 +512,21 @@ impl Runtime for Qemu {
             return Ok(None);
         }
         Ok(Some(self.instance(name, true).state))
+    }
+
+    fn evidence(&self, name: &str) -> Option<super::evidence::Evidence> {
+        let dir = self.dir(name);
+        if !dir.exists() {
+            return None;
+        }
+        let serial = fs::read(dir.file(SERIAL_LOG)).unwrap_or_default();
+        let code = dir.exit_status().map(guest_exit_code);
+        Some(super::evidence::Evidence::new(
+            name,
+            code,
+            &String::from_utf8_lossy(&serial),
+            "",
+        ))
     }
 
     fn logs(

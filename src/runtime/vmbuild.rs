@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::exec::Tool;
+use super::exec::{Secrets, Tool};
 use super::ops::{self, ImageConfig};
 use super::podman_cli::PodmanCli;
 
@@ -119,7 +119,13 @@ fn check_elf(path: &Path, source: &str) -> anyhow::Result<()> {
 }
 
 /// Runs `ops build` and returns the disk image it wrote.
-pub fn ops_build(ops: &Tool, elf: &Path, config: &Path, name: &str) -> anyhow::Result<PathBuf> {
+pub fn ops_build(
+    ops: &Tool,
+    elf: &Path,
+    config: &Path,
+    secrets: &Secrets,
+    name: &str,
+) -> anyhow::Result<PathBuf> {
     let args: Vec<OsString> = vec![
         "build".into(),
         elf.into(),
@@ -129,7 +135,7 @@ pub fn ops_build(ops: &Tool, elf: &Path, config: &Path, name: &str) -> anyhow::R
         name.into(),
     ];
     let out = ops
-        .run(args, BUILD)
+        .run_with(args, secrets, BUILD)
         .with_context(|| format!("building the unikernel image {name}"))?;
     let disk = ops::parse_build_output(&out).with_context(|| {
         format!(

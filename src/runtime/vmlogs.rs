@@ -8,6 +8,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +28,8 @@ pub fn mark(log: &Path, what: &str) -> anyhow::Result<()> {
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(log)
         .with_context(|| format!("opening {}", log.display()))?;
     writeln!(f, "{MARKER}{what} at {} --", now())
@@ -56,6 +59,7 @@ pub fn rotate_if_large(log: &Path) -> anyhow::Result<()> {
     fs::copy(log, &old).with_context(|| format!("rotating {}", log.display()))?;
     OpenOptions::new()
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(log)
         .and_then(|f| f.set_len(0))
         .with_context(|| format!("truncating {}", log.display()))

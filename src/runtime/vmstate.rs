@@ -201,12 +201,8 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<Option
 /// Writes via a temp file and rename, so a reader never sees half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
+    // Created afresh, never through a symlink left in its place.
+    let mut f = crate::safefs::create_fresh(&tmp)?;
     f.write_all(bytes)
         .with_context(|| format!("writing {}", tmp.display()))?;
     drop(f);

@@ -455,7 +455,10 @@ impl<'a> FileReader<'a> {
             }
             args
         });
-        let env = t.get("env").map(|v| self.env(v)).unwrap_or_default();
+        let env = t
+            .get("env")
+            .map(|v| self.env(v, runtime))
+            .unwrap_or_default();
         let memory_mb = t
             .get("memory_mb")
             .and_then(|v| self.bounded_int(v, "memory_mb", 16, 1 << 20, "a number of MiB"));
@@ -504,7 +507,7 @@ impl<'a> FileReader<'a> {
         ))
     }
 
-    fn env(&mut self, v: &Val<'_>) -> BTreeMap<String, String> {
+    fn env(&mut self, v: &Val<'_>, runtime: RuntimeKind) -> BTreeMap<String, String> {
         let mut env = BTreeMap::new();
         let DeValue::Table(t) = v.get_ref() else {
             self.hint(
@@ -536,7 +539,20 @@ impl<'a> FileReader<'a> {
                     );
                 }
                 DeValue::String(s) => {
-                    env.insert(key, s.to_string());
+                    let carried = match runtime {
+                        RuntimeKind::Container => crate::runtime::podman_env::can_carry(&key, s),
+                        RuntimeKind::Unikernel => Ok(()),
+                    };
+                    match carried {
+                        Ok(()) => {
+                            env.insert(key, s.to_string());
+                        }
+                        Err(why) => self.hint(
+                            val.span(),
+                            why,
+                            "keep such a value on one line and under 64 KiB, or put it in a file the container mounts",
+                        ),
+                    }
                 }
                 other => self.hint(
                     val.span(),

@@ -117,6 +117,17 @@ fn a_hung_podman_becomes_a_clear_error_naming_the_component() {
     host.assert_serves(port, "v1");
 }
 
+/// The last call of a run that deployed something reads the new images' registry
+/// digests for `mcp update`. That record is best effort (update reads the digest from
+/// the running instance when it is missing), so its failure alone fails nothing.
+/// A failed bulk `image inspect` is followed by one per image, so the record is every
+/// `image inspect` at the end of the run.
+fn failed_only_the_digest_record(calls: &[String], n: usize) -> bool {
+    calls[n - 1..]
+        .iter()
+        .all(|c| c.starts_with("image inspect"))
+}
+
 /// Fails each podman call of a sync in turn (a replacement v1 -> v2 among two
 /// services): every failing run exits 1 with the injected error, the
 /// services keep answering, and a clean sync converges.
@@ -135,12 +146,17 @@ fn every_step_of_a_replacing_sync_can_fail_without_losing_the_service() {
         let old = if tag == "v1" { "v2" } else { "v1" };
         host.write_service("a", &web(&host, tag, pa));
         let out = shim.mcp(&host, &["sync", "-j", "1"], Some(n), None);
-        let calls = shim.calls().len();
-        if calls < n {
+        let calls = shim.calls();
+        if calls.len() < n {
             // Past the last call: nothing failed, the rollout is done.
             out.success();
             host.assert_serves(pa, tag);
             break;
+        }
+        if failed_only_the_digest_record(&calls, n) {
+            out.success();
+            host.assert_serves(pa, tag);
+            continue;
         }
         let out = out.expect_code(1);
         assert!(out.stderr.contains("injected failure"), "call {n}:\n{out}");
@@ -172,10 +188,16 @@ fn every_step_of_a_deploy_can_fail_without_losing_the_service() {
         tag = if tag == "v1" { "v2" } else { "v1" };
         host.write_service("a", &web(&host, tag, port));
         let out = shim.mcp(&host, &["deploy", "a"], Some(n), None);
-        if shim.calls().len() < n {
+        let calls = shim.calls();
+        if calls.len() < n {
             out.success();
             host.assert_serves(port, tag);
             break;
+        }
+        if failed_only_the_digest_record(&calls, n) {
+            out.success();
+            host.assert_serves(port, tag);
+            continue;
         }
         let out = out.expect_code(1);
         assert!(out.stderr.contains("injected failure"), "call {n}:\n{out}");
@@ -307,7 +329,7 @@ fn env_values_never_appear_in_mcp_output() {
     );
     host.write_service("a", &spec);
     let mut outputs = vec![host.mcp(["-v", "sync"]).success()];
-    // The value reached the container through a private env file, not argv.
+    // The value reached the container through podman's environment, not argv.
     let inside = host
         .podman(["exec", "a-web", "sh", "-c", "echo \"$API_TOKEN\""])
         .success();
@@ -339,7 +361,11 @@ fn env_values_never_appear_in_mcp_output() {
             "a secret leaked:\n{out}"
         );
     }
-    assert!(outputs[0].stderr.contains("--env-file"), "{}", outputs[0]);
+    assert!(
+        outputs[0].stderr.contains("--env API_TOKEN "),
+        "{}",
+        outputs[0]
+    );
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(host.db_path()), 0o600);

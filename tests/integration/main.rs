@@ -9,6 +9,7 @@ mod health;
 mod isolation;
 mod operator;
 mod registry_sync;
+mod safety;
 mod shim;
 mod smoke;
 mod terminal;
