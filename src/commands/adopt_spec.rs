@@ -1,7 +1,7 @@
 //! `adopt --write-spec`: the service file that describes adopted containers
 //! exactly, so that the next sync changes nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -10,11 +10,10 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::adopt::Adopted;
-use super::{Ctx, world};
-use crate::reconcile::apply::deployed_json;
-use crate::registry::Registry;
+use super::{Ctx, sync, world};
+use crate::reconcile::{self, Executor, Intent, PlanInput, Silent};
+use crate::registry::{Change, ComponentRecord, Registry};
 use crate::runtime::Runtime;
-use crate::spec::hash::RuntimeSpec;
 use crate::spec::{self, ComponentSpec, fields};
 
 /// Writes one service file per adopted service, describing its containers
@@ -80,17 +79,30 @@ pub(super) fn write_specs(
         registry.sync_desired(&specs, std::slice::from_ref(&service), false, true)?;
         let rows = registry.components()?;
         let one: Vec<spec::ServiceSpec> = specs.into_iter().filter(|s| s.name == service).collect();
-        for d in world::desired(&one, &rows) {
-            if !indices.iter().any(|&i| adopted[i].component == d.spec.name) {
-                continue;
-            }
-            registry.record_deployed(
-                &service,
-                &d.spec.name,
-                &d.spec_hash,
-                &deployed_json(&d),
-                None,
-            )?;
+        let input = PlanInput {
+            desired: world::desired(&one, &rows),
+            kept: BTreeSet::new(),
+            observed: &[],
+            scope: None,
+            known: BTreeSet::new(),
+            prune: false,
+        };
+        let intent = Intent::Record {
+            targets: indices
+                .iter()
+                .map(|&i| (service.clone(), adopted[i].component.clone()))
+                .collect(),
+            source: path.display().to_string(),
+        };
+        let plan = reconcile::plan(&intent, &input);
+        let outcomes = Executor::new(containers, &Silent, registry, "adopt").apply(
+            &plan,
+            &input.desired,
+            |_, _| {},
+        )?;
+        let failed = sync::failures(&plan.actions, &outcomes);
+        if !failed.is_empty() {
+            anyhow::bail!("adopt failed:\n  {}", failed.join("\n  "));
         }
         for &i in &indices {
             adopted[i].spec_file = Some(path.display().to_string());
@@ -162,10 +174,14 @@ fn check_declared_as_described(
                 r.name
             );
         };
-        let mut differ: Vec<&str> = RuntimeSpec::of(d).changed_fields(&RuntimeSpec::of(r));
-        if d.image != r.image {
-            differ.insert(0, "image");
-        }
+        let differ: Vec<&str> = ComponentRecord::of(d)
+            .diff(&ComponentRecord::of(r))
+            .iter()
+            .filter_map(|c| match c {
+                Change::Image { .. } => Some("image"),
+                other => other.runtime_field(),
+            })
+            .collect();
         if !differ.is_empty() {
             anyhow::bail!(
                 "{} declares {service}/{} differently from the running container ({}); make the file match the container (or remove the file to have one written), or rename the container by hand",

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::{Ctx, world};
 use crate::cli::StatusArgs;
 use crate::exit;
+use crate::model::RuntimeKind;
 use crate::reconcile::drift::{Want, drift};
 use crate::registry::{DesiredState, Registry};
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
@@ -22,7 +23,7 @@ use crate::spec::{self, ServiceSpec, instance_name};
 pub struct ComponentStatus {
     pub service: String,
     pub component: String,
-    pub runtime: String,
+    pub runtime: RuntimeKind,
     pub desired: String,
     pub observed: String,
     pub exit_code: Option<i32>,
@@ -81,7 +82,7 @@ pub fn collect(
     let from_file: BTreeSet<String> = registry
         .services()?
         .into_iter()
-        .filter(|s| s.origin == "file")
+        .filter(|s| s.origin == crate::registry::Origin::File)
         .map(|s| s.name)
         .collect();
     let has_file = |service: &str| services_dir.join(format!("{service}.toml")).is_file();
@@ -129,7 +130,7 @@ pub fn collect(
         out.push(ComponentStatus {
             service: r.service.clone(),
             component: r.name.clone(),
-            runtime: r.runtime.clone(),
+            runtime: r.runtime,
             desired: r.desired.as_str().into(),
             observed: observed_state,
             exit_code,
@@ -186,7 +187,7 @@ fn undeclared(
         out.push(ComponentStatus {
             service,
             component,
-            runtime: inst.runtime.into(),
+            runtime: inst.runtime,
             desired: "-".into(),
             observed: observed_state,
             exit_code,
@@ -228,7 +229,7 @@ pub fn collect_unsynced(
             out.push(ComponentStatus {
                 service: s.name.clone(),
                 component: c.name.clone(),
-                runtime: c.runtime.as_str().into(),
+                runtime: c.runtime,
                 desired: DesiredState::from_active(s.active).as_str().into(),
                 observed: observed_state,
                 exit_code,
@@ -301,7 +302,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
                 vec![
                     s.service.clone(),
                     s.component.clone(),
-                    s.runtime.clone(),
+                    s.runtime.to_string(),
                     s.desired.clone(),
                     match s.exit_code {
                         Some(c) => format!("{} ({c})", s.observed),
@@ -372,7 +373,7 @@ fn crash_suspects(observed: &[Instance]) -> Vec<String> {
     let now = now();
     observed
         .iter()
-        .filter(|i| i.runtime == "container")
+        .filter(|i| i.runtime == RuntimeKind::Container)
         .filter(|i| match i.state {
             State::Exited(_) => true,
             State::Running => i.started_at.is_some_and(|t| now - t < STABLE_AFTER_SECS),

@@ -12,7 +12,7 @@ use crate::cli::{PullPolicy, UpdateArgs};
 use crate::exit::{self, UsageError};
 use crate::progress::Progress;
 use crate::reconcile::{self, Executor, Intent, Outcome, PlanInput};
-use crate::registry::{ComponentRow, DesiredState, NewEvent, Registry};
+use crate::registry::{ComponentRow, DesiredState, EventOutcome, NewEvent, Registry};
 use crate::runtime::digests::{DigestClient, RefKind, ref_kind};
 use crate::runtime::exec::Tool;
 use crate::runtime::{Instance, Runtime};
@@ -129,11 +129,7 @@ fn skip_reason(
     if instance.is_none() {
         return Some("not created yet (mcp sync creates it)".into());
     }
-    let deployed_image = row
-        .deployed_spec
-        .as_deref()
-        .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
-        .and_then(|v| v.get("image")?.as_str().map(str::to_string));
+    let deployed_image = row.deployed.as_ref().map(|d| d.image.to_string());
     if deployed_image.as_deref() != Some(image) || row.deployed_hash.as_deref() != Some(hash) {
         return Some(
             "the service file changed since the last deploy; mcp sync rolls it out".into(),
@@ -324,14 +320,16 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
 }
 
 fn record_failure(registry: &Registry, ch: &Check, action: &str) -> anyhow::Result<()> {
-    registry.record_event(&NewEvent {
-        command: "update",
-        service: &ch.service,
-        component: Some(&ch.component),
-        action,
-        detail: &ch.image,
-        outcome: &format!("failed: {}", ch.note.as_deref().unwrap_or_default()),
-    })
+    registry.record_event(
+        &NewEvent {
+            command: "update",
+            service: &ch.service,
+            component: Some(&ch.component),
+            action,
+            detail: &ch.image,
+        },
+        &EventOutcome::Failed(ch.note.clone().unwrap_or_default()),
+    )
 }
 
 /// The cause recorded in history: the tag and both digests in full.

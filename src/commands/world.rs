@@ -6,32 +6,30 @@ use std::collections::BTreeSet;
 use super::Ctx;
 use crate::reconcile::Desired;
 use crate::registry::{ComponentRow, DesiredState};
-use crate::runtime::Runtime;
 use crate::runtime::dispatch::Dispatch;
 use crate::runtime::exec::Tool;
 use crate::runtime::podman::Podman;
+use crate::runtime::podman_cli::PodmanCli;
 use crate::runtime::qemu::Qemu;
 use crate::spec::ServiceSpec;
 use crate::spec::hash::RuntimeSpec;
 
-/// The podman runtime; `needed_by` names what needs it in the error.
-fn podman(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Podman> {
-    let config = &ctx.config;
-    let tool = podman_tool(ctx, needed_by)?;
-    Ok(Podman::new(tool, config.podman_timeouts))
-}
-
-/// podman, recording its children once the command holds the state lock.
-fn podman_tool(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Tool> {
+/// The podman client both runtimes share, recording its children once the
+/// command holds the state lock; `needed_by` names what needs it in the error.
+fn podman_cli(ctx: &Ctx, needed_by: &str) -> anyhow::Result<PodmanCli> {
     let tool = Tool::locate(
         "podman",
         ctx.config.podman.as_deref(),
         needed_by,
         ctx.config.verbose,
     )?;
-    Ok(match ctx.children.get() {
+    let tool = match ctx.children.get() {
         Some(children) => tool.recording(children),
         None => tool,
+    };
+    Ok(PodmanCli {
+        tool,
+        timeouts: ctx.config.podman_timeouts,
     })
 }
 
@@ -39,31 +37,30 @@ fn podman_tool(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Tool> {
 /// combined view that the planner and executor use.
 pub struct Runtimes {
     pub podman: Podman,
-    pub vm: Option<Box<dyn Runtime>>,
+    pub vm: Qemu,
 }
 
 impl Runtimes {
     pub fn open(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Self> {
         let config = &ctx.config;
-        let podman = podman(ctx, needed_by)?;
+        let cli = podman_cli(ctx, needed_by)?;
         // VMs are pulled with podman too; ops and qemu are located when a VM
         // needs them, so `status` and `logs` work without them.
-        let vm_podman = podman_tool(ctx, needed_by)?;
         Ok(Runtimes {
-            podman,
-            vm: Some(Box::new(Qemu::new(
+            podman: Podman::new(cli.clone()),
+            vm: Qemu::new(
                 &config.state_dir,
-                vm_podman,
+                cli,
                 config.unikernel.clone(),
                 config.verbose,
-            ))),
+            ),
         })
     }
 
     pub fn dispatch(&self) -> Dispatch<'_> {
         Dispatch {
             container: &self.podman,
-            vm: self.vm.as_deref(),
+            vm: &self.vm,
         }
     }
 }
@@ -83,9 +80,7 @@ pub fn desired<'a>(specs: &'a [ServiceSpec], rows: &[ComponentRow]) -> Vec<Desir
                 spec: c,
                 desired: DesiredState::from_active(s.active),
                 spec_hash: RuntimeSpec::of(c).hash(),
-                deployed: row
-                    .and_then(|r| r.deployed_spec.as_deref())
-                    .and_then(|j| serde_json::from_str(j).ok()),
+                deployed: row.and_then(|r| r.deployed.clone()),
                 deployed_hash: row.and_then(|r| r.deployed_hash.clone()),
                 image_id: None,
             });

@@ -14,10 +14,10 @@ use serde::Serialize;
 use super::health::{SETTLE, wait_healthy};
 use super::plan::{Action, ActionKind, Desired, Detail, Plan};
 use super::replace::replace;
+use crate::model::ObservedState;
 use crate::model::PullPolicy;
-use crate::registry::{DesiredState, NewEvent, Registry};
+use crate::registry::{ComponentRecord, DesiredState, EventOutcome, NewEvent, Registry};
 use crate::runtime::{CreateRequest, PREV_SUFFIX, Runtime, State};
-use crate::spec::hash::RuntimeSpec;
 
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -56,15 +56,6 @@ impl Progress for Silent {
     fn step(&self, _label: &str, _message: &str) -> Box<dyn Step + '_> {
         Box::new(NoStep)
     }
-}
-
-/// The spec as deployed, stored in the registry to name changed fields later.
-pub fn deployed_json(d: &Desired<'_>) -> String {
-    let mut value = serde_json::to_value(RuntimeSpec::of(d.spec)).unwrap_or_default();
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert("image".into(), d.spec.image.clone().into());
-    }
-    value.to_string()
 }
 
 /// Whether an action, once done, must prove its instance keeps running
@@ -194,7 +185,8 @@ fn execute(
             }
             Ok(())
         }
-        ActionKind::Adopt => Ok(()),
+        // Only the registry changes.
+        ActionKind::Adopt | ActionKind::Record => Ok(()),
         ActionKind::Resume => runtime.resume(&a.instance),
     }
 }
@@ -297,7 +289,6 @@ impl<'a> Executor<'a> {
                 component: Some(&a.component),
                 action: a.action.as_str(),
                 detail: &a.cause,
-                outcome: "pending",
             })
             .collect();
         let ids = self.registry.begin_events(&intents)?;
@@ -319,7 +310,7 @@ impl<'a> Executor<'a> {
         // Actions on one component run in order; components run in parallel.
         let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
         for (i, a) in plan.actions.iter().enumerate() {
-            if a.action == ActionKind::Adopt {
+            if matches!(a.action, ActionKind::Adopt | ActionKind::Record) {
                 let outcome = self.record(ids[i], a, desired, Ok(()));
                 outcomes[i] = Some(outcome);
                 continue;
@@ -382,7 +373,7 @@ impl<'a> Executor<'a> {
             for done in rx {
                 let (i, outcome) = match done {
                     Done::Skipped(i) => {
-                        let _ = self.registry.finish_event(ids[i], "skipped");
+                        let _ = self.registry.finish_event(ids[i], &EventOutcome::Skipped);
                         (i, Outcome::Skipped)
                     }
                     Done::Finished(i, result) => {
@@ -458,9 +449,18 @@ impl<'a> Executor<'a> {
                             &a.service,
                             &a.component,
                             &a.instance,
-                            runtime,
+                            *runtime,
                             image,
                             observed,
+                        )?;
+                    }
+                    (ActionKind::Record, Some(d), _) => {
+                        self.registry.record_deployed(
+                            &a.service,
+                            &a.component,
+                            &d.spec_hash,
+                            &ComponentRecord::of(d.spec),
+                            None,
                         )?;
                     }
                     (ActionKind::Create | ActionKind::Recreate, Some(d), _) => {
@@ -468,33 +468,36 @@ impl<'a> Executor<'a> {
                             &a.service,
                             &a.component,
                             &d.spec_hash,
-                            &deployed_json(d),
+                            &ComponentRecord::of(d.spec),
                             d.image_id.as_deref(),
                         )?;
-                        self.registry
-                            .set_observed(&a.service, &a.component, "running")?;
+                        self.registry.set_observed(
+                            &a.service,
+                            &a.component,
+                            ObservedState::Running,
+                        )?;
                     }
                     (ActionKind::Start | ActionKind::Restart | ActionKind::Resume, _, _) => self
                         .registry
-                        .set_observed(&a.service, &a.component, "running")?,
-                    (ActionKind::Stop, _, _) => {
-                        self.registry
-                            .set_observed(&a.service, &a.component, "exited")?
-                    }
+                        .set_observed(&a.service, &a.component, ObservedState::Running)?,
+                    (ActionKind::Stop, _, _) => self.registry.set_observed(
+                        &a.service,
+                        &a.component,
+                        ObservedState::Exited,
+                    )?,
                     _ => {}
                 }
             }
-            let outcome_text = match &outcome {
-                Outcome::Ok => "ok".to_string(),
-                Outcome::Failed(e) => format!("failed: {e}"),
-                Outcome::Skipped => "skipped".to_string(),
+            let finished = match &outcome {
+                Outcome::Ok => EventOutcome::Ok,
+                Outcome::Failed(e) => EventOutcome::Failed(e.clone()),
+                Outcome::Skipped => EventOutcome::Skipped,
             };
             let evidence = result
                 .as_ref()
                 .err()
                 .and_then(|e| e.downcast_ref::<crate::runtime::evidence::Evidence>());
-            self.registry
-                .finish_event_with(event, &outcome_text, evidence)
+            self.registry.finish_event_with(event, &finished, evidence)
         })();
         match (outcome, bookkeeping) {
             (o, Ok(())) => o,

@@ -1,5 +1,7 @@
 //! The append-only history that `mcp history` shows.
 
+use std::fmt;
+
 use rusqlite::params;
 use serde::Serialize;
 
@@ -13,7 +15,6 @@ pub struct NewEvent<'a> {
     pub component: Option<&'a str>,
     pub action: &'a str,
     pub detail: &'a str,
-    pub outcome: &'a str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -25,14 +26,58 @@ pub struct Event {
     pub component: Option<String>,
     pub action: String,
     pub detail: String,
-    pub outcome: String,
+    pub outcome: EventOutcome,
     /// Why a rollout failed: exit code and last log lines of the instance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<crate::runtime::evidence::Evidence>,
 }
 
+/// What became of an event's action. `Pending` until it finishes; a run
+/// killed meanwhile leaves it to the next run to mark `Interrupted`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    Pending,
+    Ok,
+    Failed(String),
+    Skipped,
+    Interrupted,
+}
+
+impl EventOutcome {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "pending" => EventOutcome::Pending,
+            "ok" => EventOutcome::Ok,
+            "skipped" => EventOutcome::Skipped,
+            "interrupted" => EventOutcome::Interrupted,
+            other => EventOutcome::Failed(other.strip_prefix("failed: ")?.to_string()),
+        })
+    }
+}
+
+impl fmt::Display for EventOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventOutcome::Pending => f.write_str("pending"),
+            EventOutcome::Ok => f.write_str("ok"),
+            EventOutcome::Failed(why) => write!(f, "failed: {why}"),
+            EventOutcome::Skipped => f.write_str("skipped"),
+            EventOutcome::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+/// Shown as its text, as `mcp history --json` always printed it.
+impl Serialize for EventOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl Registry {
-    pub fn record_event(&self, e: &NewEvent<'_>) -> anyhow::Result<()> {
+    /// Records something that happened outside any plan, already finished
+    /// (`update` records the checks and pulls that failed before it plans).
+    pub fn record_event(&self, e: &NewEvent<'_>, outcome: &EventOutcome) -> anyhow::Result<()> {
         self.conn.execute(
             "INSERT INTO events (command, service, component, action, detail, outcome)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -42,7 +87,7 @@ impl Registry {
                 e.component,
                 e.action,
                 e.detail,
-                e.outcome
+                outcome
             ],
         )?;
         Ok(())
@@ -84,7 +129,7 @@ impl Registry {
     }
 
     /// Records the outcome of an event begun with [`Registry::begin_events`].
-    pub fn finish_event(&self, id: i64, outcome: &str) -> anyhow::Result<()> {
+    pub fn finish_event(&self, id: i64, outcome: &EventOutcome) -> anyhow::Result<()> {
         self.finish_event_with(id, outcome, None)
     }
 
@@ -92,7 +137,7 @@ impl Registry {
     pub fn finish_event_with(
         &self,
         id: i64,
-        outcome: &str,
+        outcome: &EventOutcome,
         evidence: Option<&crate::runtime::evidence::Evidence>,
     ) -> anyhow::Result<()> {
         let evidence = evidence.map(serde_json::to_string).transpose()?;
@@ -121,11 +166,11 @@ impl Registry {
                     }),
                     _ => None,
                 };
-                let mut outcome: String = r.get(7)?;
+                let mut outcome: EventOutcome = r.get(7)?;
                 // Events written before runs were recorded have no owner to
                 // check; they stay pending until the next run marks them.
-                if outcome == "pending" && run.is_some_and(|run| !run.alive()) {
-                    outcome = "interrupted".into();
+                if outcome == EventOutcome::Pending && run.is_some_and(|run| !run.alive()) {
+                    outcome = EventOutcome::Interrupted;
                 }
                 Ok(Event {
                     id: r.get(0)?,
@@ -178,7 +223,6 @@ mod tests {
             component: Some("api"),
             action: "create",
             detail: "missing",
-            outcome: "pending",
         }])
         .unwrap()[0]
     }
@@ -188,7 +232,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Registry::open(&dir.path().join("r.db")).unwrap();
         pending(&mut reg);
-        assert_eq!(reg.events(None, 10).unwrap()[0].outcome, "pending");
+        assert_eq!(
+            reg.events(None, 10).unwrap()[0].outcome,
+            EventOutcome::Pending
+        );
     }
 
     #[test]
@@ -203,9 +250,12 @@ mod tests {
                 [id],
             )
             .unwrap();
-        assert_eq!(reg.events(None, 10).unwrap()[0].outcome, "interrupted");
+        assert_eq!(
+            reg.events(None, 10).unwrap()[0].outcome,
+            EventOutcome::Interrupted
+        );
         // A finished event keeps its outcome whatever became of its run.
-        reg.finish_event(id, "ok").unwrap();
-        assert_eq!(reg.events(None, 10).unwrap()[0].outcome, "ok");
+        reg.finish_event(id, &EventOutcome::Ok).unwrap();
+        assert_eq!(reg.events(None, 10).unwrap()[0].outcome, EventOutcome::Ok);
     }
 }

@@ -502,4 +502,59 @@ mod tests {
         .unwrap();
         assert!(format!("{err:#}").contains("fix path in [podman]"));
     }
+
+    fn sh() -> Tool {
+        Tool::locate("sh", None, "a test", false).unwrap()
+    }
+
+    #[test]
+    fn a_stream_goes_to_the_writer_with_the_exit_code() {
+        let mut out = Vec::new();
+        let code = sh()
+            .stream(["-c", "echo one; echo two; exit 3"], None, &mut out)
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "one\ntwo\n");
+        assert_eq!(code, 3);
+    }
+
+    #[test]
+    fn a_stream_past_its_timeout_is_killed_and_named() {
+        let mut out = Vec::new();
+        let err = sh()
+            .stream(
+                ["-c", "echo started; exec sleep 60"],
+                Some(Duration::from_millis(300)),
+                &mut out,
+            )
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("was killed"), "{err:#}");
+        assert_eq!(String::from_utf8(out).unwrap(), "started\n");
+    }
+
+    #[test]
+    fn children_are_recorded_in_the_ledger_while_they_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("mcp.children");
+        let (children, waited) = Children::adopt_ledger(ledger.clone(), Duration::ZERO);
+        assert_eq!(waited, 0);
+        let tool = sh().recording(&children);
+        // The child sees its own pid in the ledger while it runs (mcp
+        // records it just after the spawn, so the child waits for it).
+        let script = format!(
+            "for i in $(seq 600); do grep -qx \"$$\" {0} && echo recorded && exit 0; sleep 0.05; done; cat {0}",
+            ledger.display()
+        );
+        let out = tool
+            .run(["-c", script.as_str()], Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(out.trim(), "recorded", "{out}");
+        assert_eq!(
+            std::fs::read_to_string(&ledger).unwrap(),
+            "",
+            "finished children are dropped"
+        );
+        // Without a ledger nothing is written anywhere.
+        sh().run(["-c", "true"], Duration::from_secs(30)).unwrap();
+        assert_eq!(std::fs::read_to_string(&ledger).unwrap(), "");
+    }
 }

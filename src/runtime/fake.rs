@@ -119,10 +119,6 @@ impl Runtime for Fake {
         Ok(world.instances.values().cloned().collect())
     }
 
-    fn owns(&self, name: &str) -> bool {
-        self.lock().instances.contains_key(name)
-    }
-
     fn pull(&self, image: &str, _policy: PullPolicy) -> anyhow::Result<Option<String>> {
         drop(self.call(format!("pull {image}"))?);
         Ok(Some(format!("id-{image}")))
@@ -142,7 +138,7 @@ impl Runtime for Fake {
             req.name.to_string(),
             Instance {
                 name: req.name.to_string(),
-                runtime: "container",
+                runtime: crate::model::RuntimeKind::Container,
                 image: req.spec.image.clone(),
                 image_id: format!("id-{}", req.spec.image),
                 state: State::Created,
