@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{Ctx, sync, update_print, world};
 use crate::cli::{PullPolicy, UpdateArgs};
-use crate::exit::{self, UsageError};
+use crate::exit;
 use crate::progress::Progress;
 use crate::reconcile::{self, Executor, Intent, Outcome, PlanInput};
 use crate::registry::{ComponentRow, DesiredState, EventOutcome, NewEvent, Registry};
@@ -65,41 +65,8 @@ impl Check {
 /// The components to look at, as (service, component): the named ones,
 /// or every component of every active service.
 fn selected(targets: &[String], specs: &[ServiceSpec]) -> anyhow::Result<Vec<(String, String)>> {
-    let mut out = BTreeSet::new();
-    if targets.is_empty() {
-        for s in specs.iter().filter(|s| s.active) {
-            out.extend(
-                s.components
-                    .iter()
-                    .map(|c| (s.name.clone(), c.name.clone())),
-            );
-        }
-        return Ok(out.into_iter().collect());
-    }
-    for t in targets {
-        let (service, component) = world::parse_target(t);
-        let spec = specs.iter().find(|s| s.name == service).ok_or_else(|| {
-            UsageError(format!(
-                "unknown service `{service}`: no {service}.toml in the services directory"
-            ))
-        })?;
-        match component {
-            Some(c) if spec.component(&c).is_none() => {
-                return Err(
-                    UsageError(format!("service `{service}` has no component `{c}`")).into(),
-                );
-            }
-            Some(c) => {
-                out.insert((service, c));
-            }
-            None => out.extend(
-                spec.components
-                    .iter()
-                    .map(|c| (service.clone(), c.name.clone())),
-            ),
-        }
-    }
-    Ok(out.into_iter().collect())
+    let named = world::declared_targets(targets, specs, world::Inactive::Allow)?;
+    Ok(named.into_iter().collect())
 }
 
 /// Why a component is not checked, if it is not. Only what runs as the

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::Ctx;
+use crate::exit::UsageError;
 use crate::reconcile::Desired;
 use crate::registry::{ComponentRow, DesiredState};
 use crate::runtime::dispatch::Dispatch;
@@ -115,4 +116,61 @@ pub fn parse_target(target: &str) -> (String, Option<String>) {
         Some((s, c)) => (s.to_string(), Some(c.to_string())),
         None => (target.to_string(), None),
     }
+}
+
+/// Whether naming an inactive service is an error (deploy) or just selects it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Inactive {
+    Refuse,
+    Allow,
+}
+
+/// The components the command line names, as (service, component): every component of
+/// every active service when `targets` is empty. An unknown name is a usage error.
+pub fn declared_targets(
+    targets: &[String],
+    specs: &[ServiceSpec],
+    inactive: Inactive,
+) -> anyhow::Result<BTreeSet<(String, String)>> {
+    let mut out = BTreeSet::new();
+    if targets.is_empty() {
+        for s in specs.iter().filter(|s| s.active) {
+            out.extend(
+                s.components
+                    .iter()
+                    .map(|c| (s.name.clone(), c.name.clone())),
+            );
+        }
+        return Ok(out);
+    }
+    for t in targets {
+        let (service, component) = parse_target(t);
+        let spec = specs.iter().find(|s| s.name == service).ok_or_else(|| {
+            UsageError(format!(
+                "unknown service `{service}`: no {service}.toml in the services directory"
+            ))
+        })?;
+        if !spec.active && inactive == Inactive::Refuse {
+            anyhow::bail!(
+                "{service} is inactive (active = false in {}); set active = true to deploy it",
+                spec.file.display()
+            );
+        }
+        match component {
+            Some(c) if spec.component(&c).is_none() => {
+                return Err(
+                    UsageError(format!("service `{service}` has no component `{c}`")).into(),
+                );
+            }
+            Some(c) => {
+                out.insert((service, c));
+            }
+            None => out.extend(
+                spec.components
+                    .iter()
+                    .map(|c| (service.clone(), c.name.clone())),
+            ),
+        }
+    }
+    Ok(out)
 }
