@@ -59,13 +59,6 @@ impl Output {
     pub fn line(&self, text: &str) {
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
-
-    /// Verbose trace of an external command, on stderr.
-    pub fn trace(&self, text: &str) {
-        if self.verbose {
-            eprintln!("+ {text}");
-        }
-    }
 }
 
 /// The width of the terminal on stdout, or `None` when it reports none.

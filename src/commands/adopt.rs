@@ -24,6 +24,10 @@ pub(super) struct Adopted {
     /// What the operator should know about the file (its mode, or that it
     /// already declared the component).
     pub spec_note: Option<String>,
+    /// What the container has that a service file cannot say, so the spec
+    /// written for it would not recreate it exactly (empty: faithful).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_expressed: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
@@ -40,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
     let tracked: BTreeSet<String> = rows
         .iter()
         .flat_map(|r| {
-            let n = instance_name(&r.service, &r.name);
+            let n = r.instance();
             [format!("{n}{NEXT_SUFFIX}"), format!("{n}{PREV_SUFFIX}"), n]
         })
         .collect();
@@ -50,7 +54,7 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
     let takeover = |inst: &Instance| {
         args.write_spec
             && rows.iter().any(|r| {
-                instance_name(&r.service, &r.name) == inst.name
+                r.instance() == inst.name
                     && (r.desired == DesiredState::Ignore
                         || reconcile::plan::is_clash(Some(inst), r.deployed_hash.as_deref()))
             })
@@ -132,6 +136,7 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
             },
             spec_file: None,
             spec_note: None,
+            not_expressed: Vec::new(),
         })
         .collect();
 
@@ -163,6 +168,14 @@ pub fn run(ctx: &Ctx, args: &AdoptArgs) -> anyhow::Result<u8> {
         );
         for note in adopted.iter().filter_map(|a| a.spec_note.as_deref()) {
             ctx.out.line(note);
+        }
+        for a in adopted.iter().filter(|a| !a.not_expressed.is_empty()) {
+            eprintln!(
+                "note: {} cannot say everything about container {}; recreating it from the file loses: {}",
+                a.spec_file.as_deref().unwrap_or("the service file"),
+                a.container,
+                a.not_expressed.join("; ")
+            );
         }
     }
     Ok(exit::SUCCESS)

@@ -1,7 +1,7 @@
 //! `adopt --write-spec`: the service file that describes adopted containers
 //! exactly, so that the next sync changes nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -10,11 +10,10 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::adopt::Adopted;
-use super::{Ctx, world};
-use crate::reconcile::apply::deployed_json;
-use crate::registry::Registry;
+use super::{Ctx, sync, world};
+use crate::reconcile::{self, Executor, Intent, PlanInput, Silent};
+use crate::registry::{Change, ComponentRecord, Registry};
 use crate::runtime::Runtime;
-use crate::spec::hash::RuntimeSpec;
 use crate::spec::{self, ComponentSpec, fields};
 
 /// Writes one service file per adopted service, describing its containers
@@ -42,9 +41,18 @@ pub(super) fn write_specs(
         }
         let path = dir.join(format!("{service}.toml"));
         let mut described = Vec::new();
+        let mut header = String::new();
         for &i in &indices {
             let c = &adopted[i];
-            described.push(containers.describe(&c.container, &c.component)?);
+            let d = containers.describe(&c.container, &c.component)?;
+            for what in &d.not_expressed {
+                header.push_str(&format!(
+                    "# not expressed for container {}: {what}\n",
+                    c.container
+                ));
+            }
+            described.push(d.table);
+            adopted[i].not_expressed = d.not_expressed;
         }
         let existed = path.exists();
         let note = if existed {
@@ -54,7 +62,7 @@ pub(super) fn write_specs(
                 path.display()
             )
         } else {
-            write_new(&path, &service, described)?
+            write_new(&path, &service, &header, described)?
         };
 
         // Validate against everything else before recording it.
@@ -71,17 +79,30 @@ pub(super) fn write_specs(
         registry.sync_desired(&specs, std::slice::from_ref(&service), false, true)?;
         let rows = registry.components()?;
         let one: Vec<spec::ServiceSpec> = specs.into_iter().filter(|s| s.name == service).collect();
-        for d in world::desired(&one, &rows) {
-            if !indices.iter().any(|&i| adopted[i].component == d.spec.name) {
-                continue;
-            }
-            registry.record_deployed(
-                &service,
-                &d.spec.name,
-                &d.spec_hash,
-                &deployed_json(&d),
-                None,
-            )?;
+        let input = PlanInput {
+            desired: world::desired(&one, &rows),
+            kept: BTreeSet::new(),
+            observed: &[],
+            scope: None,
+            known: BTreeSet::new(),
+            prune: false,
+        };
+        let intent = Intent::Record {
+            targets: indices
+                .iter()
+                .map(|&i| (service.clone(), adopted[i].component.clone()))
+                .collect(),
+            source: path.display().to_string(),
+        };
+        let plan = reconcile::plan(&intent, &input);
+        let outcomes = Executor::new(containers, &Silent, registry, "adopt").apply(
+            &plan,
+            &input.desired,
+            |_, _| {},
+        )?;
+        let failed = sync::failures(&plan.actions, &outcomes);
+        if !failed.is_empty() {
+            anyhow::bail!("adopt failed:\n  {}", failed.join("\n  "));
         }
         for &i in &indices {
             adopted[i].spec_file = Some(path.display().to_string());
@@ -93,7 +114,13 @@ pub(super) fn write_specs(
 
 /// Writes a new service file; one that holds env values (often secrets)
 /// is readable by its owner only. Returns what to tell the operator.
-fn write_new(path: &Path, service: &str, components: Vec<toml::Value>) -> anyhow::Result<String> {
+/// `header` (comment lines naming what the file cannot express) goes first.
+fn write_new(
+    path: &Path,
+    service: &str,
+    header: &str,
+    components: Vec<toml::Value>,
+) -> anyhow::Result<String> {
     let has_env = components.iter().any(|c| c.get("env").is_some());
     let mut doc = toml::Table::new();
     doc.insert(
@@ -101,7 +128,10 @@ fn write_new(path: &Path, service: &str, components: Vec<toml::Value>) -> anyhow
         "adopted by mcp from running containers".into(),
     );
     doc.insert("components".into(), toml::Value::Array(components));
-    let text = toml::to_string(&doc).context("rendering the service file")?;
+    let text = format!(
+        "{header}{}",
+        toml::to_string(&doc).context("rendering the service file")?
+    );
     let mode = if has_env { 0o600 } else { 0o644 };
     let mut file = OpenOptions::new()
         .write(true)
@@ -144,10 +174,14 @@ fn check_declared_as_described(
                 r.name
             );
         };
-        let mut differ: Vec<&str> = RuntimeSpec::of(d).changed_fields(&RuntimeSpec::of(r));
-        if d.image != r.image {
-            differ.insert(0, "image");
-        }
+        let differ: Vec<&str> = ComponentRecord::of(d)
+            .diff(&ComponentRecord::of(r))
+            .iter()
+            .filter_map(|c| match c {
+                Change::Image { .. } => Some("image"),
+                other => other.runtime_field(),
+            })
+            .collect();
         if !differ.is_empty() {
             anyhow::bail!(
                 "{} declares {service}/{} differently from the running container ({}); make the file match the container (or remove the file to have one written), or rename the container by hand",

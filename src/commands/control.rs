@@ -22,6 +22,10 @@ struct Done {
     component: String,
     action: &'static str,
     outcome: String,
+    /// Whether anything was done (`already stopped` is not a change): with
+    /// `-q` only changes and failures are printed.
+    #[serde(skip)]
+    changed: bool,
 }
 
 /// Registry rows named by `SERVICE` or `SERVICE/COMPONENT` targets.
@@ -139,7 +143,12 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
         if !matches!(o, Outcome::Ok) {
             failed.push(format!("{}/{}: {outcome}", a.service, a.component));
         }
-        if let Some(s) = specs.iter().find(|s| s.name == a.service) {
+        let changed = !matches!((o, &a.detail), (Outcome::Ok, Detail::AlreadyDone));
+        if let Some(s) = specs
+            .iter()
+            .find(|s| s.name == a.service)
+            .filter(|_| changed || !ctx.out.quiet)
+        {
             if verb == Verb::Stop && s.active {
                 notes.push(format!(
                     "{} says active = true: the next sync starts {}/{} again (set active = false to keep it stopped)",
@@ -161,6 +170,7 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
             component: a.component.clone(),
             action: verb.as_str(),
             outcome,
+            changed,
         });
     }
 
@@ -170,6 +180,7 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
     } else {
         let rows: Vec<Vec<String>> = done
             .iter()
+            .filter(|d| d.changed || !ctx.out.quiet)
             .map(|d| {
                 vec![
                     format!("{}/{}", d.service, d.component),
@@ -178,8 +189,10 @@ pub fn run(ctx: &Ctx, targets: &[String], verb: Verb) -> anyhow::Result<u8> {
                 ]
             })
             .collect();
-        ctx.out
-            .line(&ctx.out.table(&["COMPONENT", "ACTION", "OUTCOME"], &rows));
+        if !rows.is_empty() {
+            ctx.out
+                .line(&ctx.out.table(&["COMPONENT", "ACTION", "OUTCOME"], &rows));
+        }
         for n in &notes {
             eprintln!("note: {n}");
         }

@@ -20,47 +20,9 @@ fn targets(args: &DeployArgs, specs: &[ServiceSpec]) -> anyhow::Result<BTreeSet<
         )
         .into());
     }
-    let mut out = BTreeSet::new();
-    if args.all {
-        for s in specs.iter().filter(|s| s.active) {
-            out.extend(
-                s.components
-                    .iter()
-                    .map(|c| (s.name.clone(), c.name.clone())),
-            );
-        }
-        return Ok(out);
-    }
-    for t in &args.targets {
-        let (service, component) = world::parse_target(t);
-        let spec = specs.iter().find(|s| s.name == service).ok_or_else(|| {
-            UsageError(format!(
-                "unknown service `{service}`: no {service}.toml in the services directory"
-            ))
-        })?;
-        if !spec.active {
-            anyhow::bail!(
-                "{service} is inactive (active = false in {}); set active = true to deploy it",
-                spec.file.display()
-            );
-        }
-        match component {
-            Some(c) if spec.component(&c).is_none() => {
-                return Err(
-                    UsageError(format!("service `{service}` has no component `{c}`")).into(),
-                );
-            }
-            Some(c) => {
-                out.insert((service, c));
-            }
-            None => out.extend(
-                spec.components
-                    .iter()
-                    .map(|c| (service.clone(), c.name.clone())),
-            ),
-        }
-    }
-    Ok(out)
+    // --all takes every active service, as an empty list does for sync.
+    let named: &[String] = if args.all { &[] } else { &args.targets };
+    world::declared_targets(named, specs, world::Inactive::Refuse)
 }
 
 pub fn run(ctx: &Ctx, args: &DeployArgs) -> anyhow::Result<u8> {

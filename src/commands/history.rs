@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> anyhow::Result<u8> {
                 },
                 e.action.clone(),
                 e.detail.clone(),
-                e.outcome.clone(),
+                e.outcome.to_string(),
             ]
         })
         .collect();

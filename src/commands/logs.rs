@@ -5,7 +5,6 @@ use crate::cli::LogsArgs;
 use crate::exit::UsageError;
 use crate::registry::Registry;
 use crate::runtime::{LogOptions, Runtime};
-use crate::spec::instance_name;
 
 pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
     let (service, component) = match world::parse_target(&args.target) {
@@ -25,24 +24,21 @@ pub fn run(ctx: &Ctx, args: &LogsArgs) -> anyhow::Result<u8> {
             ctx.config.db.display()
         );
     };
-    if registry.component(&service, &component)?.is_none() {
+    let Some(row) = registry.component(&service, &component)? else {
         return Err(UsageError(format!(
             "unknown component {service}/{component}: it is not in the registry (run mcp sync, or see mcp status)"
         ))
         .into());
-    }
+    };
     let runtimes = world::Runtimes::open(ctx, &format!("{service}/{component}"))?;
     let runtime = runtimes.dispatch();
     let opts = LogOptions {
         follow: args.follow,
         tail: args.tail,
         since: args.since,
+        json_component: ctx.out.json.then(|| format!("{service}/{component}")),
     };
-    let code = runtime.logs(
-        &instance_name(&service, &component),
-        &opts,
-        &mut std::io::stdout().lock(),
-    )?;
+    let code = runtime.logs(&row.instance(), &opts, &mut std::io::stdout().lock())?;
     // The tool's own message is already on stderr; its exit code is not
     // mcp's to pass on (podman's 125 would read as something else).
     if code != 0 {

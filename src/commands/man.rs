@@ -48,7 +48,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
 const FILES: &[(&str, &str)] = &[
     (
         "/etc/mcp/mcp.toml",
-        "Configuration file as root (else $XDG_CONFIG_HOME/mcp/mcp.toml). Keys: services, db, state_dir, lock_wait; [podman] path; [unikernel] ops, qemu, accel (auto|kvm|tcg), cpu.",
+        "Configuration file as root (else $XDG_CONFIG_HOME/mcp/mcp.toml). Keys: services, db, state_dir, lock_wait (default 2m); [podman] path, timeout (limit of each podman call, default 2m), pull_timeout (limit of a pull, default 15m), skopeo (path of skopeo for mcp update, default: on PATH); [unikernel] ops, qemu, accel (auto|kvm|tcg), cpu.",
     ),
     (
         "/etc/mcp/services/*.toml",
@@ -120,6 +120,9 @@ pub fn page_names() -> Vec<String> {
 pub fn render(command: Option<&str>) -> anyhow::Result<Vec<u8>> {
     let mut root = Cli::command();
     root.build();
+    // clap's `help` subcommand has no page of its own: listing it would
+    // point readers at a `mcp-help(1)` that does not exist.
+    root = root.mut_subcommand("help", |h| h.hide(true));
     let (cmd, main_page) = match command {
         None => (root, true),
         Some(name) => {
@@ -144,7 +147,10 @@ pub fn render(command: Option<&str>) -> anyhow::Result<Vec<u8>> {
     man.render_synopsis_section(&mut buf)?;
     man.render_description_section(&mut buf)?;
     man.render_options_section(&mut buf)?;
-    if cmd.has_subcommands() {
+    // A command's own subcommands (`mcp export kube`) have no pages of their
+    // own: clap's list would name `mcp-export-kube(1)`; they are documented
+    // on this page below instead.
+    if cmd.has_subcommands() && main_page {
         man.render_subcommands_section(&mut buf)?;
     }
     let mut roff = Roff::default();
@@ -171,6 +177,10 @@ fn nested_options(roff: &mut Roff, cmd: &clap::Command) {
     for sub in cmd.get_subcommands().filter(|c| c.get_name() != "help") {
         let title = format!("{} {}", cmd.get_name().replace('-', " "), sub.get_name());
         roff.control("SH", [title.to_uppercase().as_str()]);
+        if let Some(about) = sub.get_about() {
+            roff.text([roman(about.to_string())]);
+            roff.control("PP", []);
+        }
         let mut sub = sub.clone();
         let usage = sub.render_usage().to_string();
         roff.text([roman(usage.trim_start_matches("Usage: ").to_string())]);

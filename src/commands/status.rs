@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::{Ctx, world};
 use crate::cli::StatusArgs;
 use crate::exit;
+use crate::model::RuntimeKind;
 use crate::reconcile::drift::{Want, drift};
 use crate::registry::{DesiredState, Registry};
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
@@ -22,7 +23,7 @@ use crate::spec::{self, ServiceSpec, instance_name};
 pub struct ComponentStatus {
     pub service: String,
     pub component: String,
-    pub runtime: String,
+    pub runtime: RuntimeKind,
     pub desired: String,
     pub observed: String,
     pub exit_code: Option<i32>,
@@ -63,6 +64,13 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Seconds since a running instance started, tracked or not.
+fn uptime(inst: Option<&Instance>, now: i64) -> Option<i64> {
+    inst.filter(|i| i.state == State::Running)
+        .and_then(|i| i.started_at)
+        .map(|t| (now - t).max(0))
+}
+
 pub fn collect(
     registry: &Registry,
     observed: &[Instance],
@@ -74,7 +82,7 @@ pub fn collect(
     let from_file: BTreeSet<String> = registry
         .services()?
         .into_iter()
-        .filter(|s| s.origin == "file")
+        .filter(|s| s.origin == crate::registry::Origin::File)
         .map(|s| s.name)
         .collect();
     let has_file = |service: &str| services_dir.join(format!("{service}.toml")).is_file();
@@ -85,7 +93,7 @@ pub fn collect(
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for r in rows.iter().filter(|r| in_scope(&r.service)) {
-        let name = instance_name(&r.service, &r.name);
+        let name = r.instance();
         let inst = by_name.get(name.as_str()).copied();
         seen.insert(name.clone());
         let want = Want {
@@ -122,7 +130,7 @@ pub fn collect(
         out.push(ComponentStatus {
             service: r.service.clone(),
             component: r.name.clone(),
-            runtime: r.runtime.clone(),
+            runtime: r.runtime,
             desired: r.desired.as_str().into(),
             observed: observed_state,
             exit_code,
@@ -131,10 +139,7 @@ pub fn collect(
             image_id: r.image_id.clone(),
             image_digest: r.image_digest.clone(),
             previous_image: r.previous_image.clone(),
-            uptime_seconds: inst
-                .filter(|i| i.state == State::Running)
-                .and_then(|i| i.started_at)
-                .map(|t| (now - t).max(0)),
+            uptime_seconds: uptime(inst, now),
             file_gone,
             orphaned: false,
             restarts: restarted,
@@ -182,7 +187,7 @@ fn undeclared(
         out.push(ComponentStatus {
             service,
             component,
-            runtime: inst.runtime.into(),
+            runtime: inst.runtime,
             desired: "-".into(),
             observed: observed_state,
             exit_code,
@@ -191,7 +196,7 @@ fn undeclared(
             image_id: Some(inst.image_id.clone()).filter(|id| !id.is_empty()),
             image_digest: None,
             previous_image: None,
-            uptime_seconds: None,
+            uptime_seconds: uptime(Some(inst), now()),
             file_gone: false,
             orphaned,
             restarts: None,
@@ -224,7 +229,7 @@ pub fn collect_unsynced(
             out.push(ComponentStatus {
                 service: s.name.clone(),
                 component: c.name.clone(),
-                runtime: c.runtime.as_str().into(),
+                runtime: c.runtime,
                 desired: DesiredState::from_active(s.active).as_str().into(),
                 observed: observed_state,
                 exit_code,
@@ -297,7 +302,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<u8> {
                 vec![
                     s.service.clone(),
                     s.component.clone(),
-                    s.runtime.clone(),
+                    s.runtime.to_string(),
                     s.desired.clone(),
                     match s.exit_code {
                         Some(c) => format!("{} ({c})", s.observed),
@@ -368,7 +373,7 @@ fn crash_suspects(observed: &[Instance]) -> Vec<String> {
     let now = now();
     observed
         .iter()
-        .filter(|i| i.runtime == "container")
+        .filter(|i| i.runtime == RuntimeKind::Container)
         .filter(|i| match i.state {
             State::Exited(_) => true,
             State::Running => i.started_at.is_some_and(|t| now - t < STABLE_AFTER_SECS),

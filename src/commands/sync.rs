@@ -58,7 +58,7 @@ pub fn run(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
         prune: args.prune,
     };
     let plan = reconcile::plan(&Intent::Converge, &input);
-    let changed = changes.iter().any(|c| c.kind != ChangeKind::Unchanged) || !plan.is_empty();
+    let changed = changes.iter().any(is_change) || !plan.is_empty();
 
     if args.dry_run {
         print(ctx, true, &changes, &plan, &[])?;
@@ -134,6 +134,12 @@ fn check_scope(
     Ok(())
 }
 
+/// Whether a registry change is one: an unchanged service is not, and
+/// neither is a kept orphan (its file is gone, nothing was done to it).
+fn is_change(c: &ServiceChange) -> bool {
+    !matches!(c.kind, ChangeKind::Unchanged | ChangeKind::Orphaned)
+}
+
 pub fn print(
     ctx: &Ctx,
     dry_run: bool,
@@ -142,10 +148,17 @@ pub fn print(
     outcomes: &[Outcome],
 ) -> anyhow::Result<()> {
     let actions = &plan.actions;
-    let changed: Vec<&ServiceChange> = changes
-        .iter()
-        .filter(|c| c.kind != ChangeKind::Unchanged)
-        .collect();
+    let changed: Vec<&ServiceChange> = changes.iter().filter(|c| is_change(c)).collect();
+    // A kept orphan is reported on every run, but on stderr and not under
+    // -q: nothing changed, so cron stays quiet.
+    if !ctx.out.quiet && !ctx.out.json {
+        for c in changes.iter().filter(|c| c.kind == ChangeKind::Orphaned) {
+            eprintln!(
+                "note: {}: its service file is gone; kept as it is (sync --prune removes it)",
+                c.service
+            );
+        }
+    }
     if ctx.out.json {
         let reports: Vec<ActionReport<'_>> = actions
             .iter()

@@ -9,10 +9,10 @@ use serde::Serialize;
 
 use super::{Ctx, sync, update_print, world};
 use crate::cli::{PullPolicy, UpdateArgs};
-use crate::exit::{self, UsageError};
+use crate::exit;
 use crate::progress::Progress;
 use crate::reconcile::{self, Executor, Intent, Outcome, PlanInput};
-use crate::registry::{ComponentRow, DesiredState, NewEvent, Registry};
+use crate::registry::{ComponentRow, DesiredState, EventOutcome, NewEvent, Registry};
 use crate::runtime::digests::{DigestClient, RefKind, ref_kind};
 use crate::runtime::exec::Tool;
 use crate::runtime::{Instance, Runtime};
@@ -65,41 +65,8 @@ impl Check {
 /// The components to look at, as (service, component): the named ones,
 /// or every component of every active service.
 fn selected(targets: &[String], specs: &[ServiceSpec]) -> anyhow::Result<Vec<(String, String)>> {
-    let mut out = BTreeSet::new();
-    if targets.is_empty() {
-        for s in specs.iter().filter(|s| s.active) {
-            out.extend(
-                s.components
-                    .iter()
-                    .map(|c| (s.name.clone(), c.name.clone())),
-            );
-        }
-        return Ok(out.into_iter().collect());
-    }
-    for t in targets {
-        let (service, component) = world::parse_target(t);
-        let spec = specs.iter().find(|s| s.name == service).ok_or_else(|| {
-            UsageError(format!(
-                "unknown service `{service}`: no {service}.toml in the services directory"
-            ))
-        })?;
-        match component {
-            Some(c) if spec.component(&c).is_none() => {
-                return Err(
-                    UsageError(format!("service `{service}` has no component `{c}`")).into(),
-                );
-            }
-            Some(c) => {
-                out.insert((service, c));
-            }
-            None => out.extend(
-                spec.components
-                    .iter()
-                    .map(|c| (service.clone(), c.name.clone())),
-            ),
-        }
-    }
-    Ok(out.into_iter().collect())
+    let named = world::declared_targets(targets, specs, world::Inactive::Allow)?;
+    Ok(named.into_iter().collect())
 }
 
 /// Why a component is not checked, if it is not. Only what runs as the
@@ -129,11 +96,7 @@ fn skip_reason(
     if instance.is_none() {
         return Some("not created yet (mcp sync creates it)".into());
     }
-    let deployed_image = row
-        .deployed_spec
-        .as_deref()
-        .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
-        .and_then(|v| v.get("image")?.as_str().map(str::to_string));
+    let deployed_image = row.deployed.as_ref().map(|d| d.image.to_string());
     if deployed_image.as_deref() != Some(image) || row.deployed_hash.as_deref() != Some(hash) {
         return Some(
             "the service file changed since the last deploy; mcp sync rolls it out".into(),
@@ -324,14 +287,16 @@ pub fn run(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<u8> {
 }
 
 fn record_failure(registry: &Registry, ch: &Check, action: &str) -> anyhow::Result<()> {
-    registry.record_event(&NewEvent {
-        command: "update",
-        service: &ch.service,
-        component: Some(&ch.component),
-        action,
-        detail: &ch.image,
-        outcome: &format!("failed: {}", ch.note.as_deref().unwrap_or_default()),
-    })
+    registry.record_event(
+        &NewEvent {
+            command: "update",
+            service: &ch.service,
+            component: Some(&ch.component),
+            action,
+            detail: &ch.image,
+        },
+        &EventOutcome::Failed(ch.note.clone().unwrap_or_default()),
+    )
 }
 
 /// The cause recorded in history: the tag and both digests in full.

@@ -4,34 +4,33 @@
 use std::collections::BTreeSet;
 
 use super::Ctx;
+use crate::exit::UsageError;
 use crate::reconcile::Desired;
 use crate::registry::{ComponentRow, DesiredState};
-use crate::runtime::Runtime;
 use crate::runtime::dispatch::Dispatch;
 use crate::runtime::exec::Tool;
 use crate::runtime::podman::Podman;
+use crate::runtime::podman_cli::PodmanCli;
 use crate::runtime::qemu::Qemu;
+use crate::spec::ServiceSpec;
 use crate::spec::hash::RuntimeSpec;
-use crate::spec::{ServiceSpec, instance_name};
 
-/// The podman runtime; `needed_by` names what needs it in the error.
-fn podman(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Podman> {
-    let config = &ctx.config;
-    let tool = podman_tool(ctx, needed_by)?;
-    Ok(Podman::new(tool, config.podman_timeouts))
-}
-
-/// podman, recording its children once the command holds the state lock.
-fn podman_tool(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Tool> {
+/// The podman client both runtimes share, recording its children once the
+/// command holds the state lock; `needed_by` names what needs it in the error.
+fn podman_cli(ctx: &Ctx, needed_by: &str) -> anyhow::Result<PodmanCli> {
     let tool = Tool::locate(
         "podman",
         ctx.config.podman.as_deref(),
         needed_by,
         ctx.config.verbose,
     )?;
-    Ok(match ctx.children.get() {
+    let tool = match ctx.children.get() {
         Some(children) => tool.recording(children),
         None => tool,
+    };
+    Ok(PodmanCli {
+        tool,
+        timeouts: ctx.config.podman_timeouts,
     })
 }
 
@@ -39,31 +38,30 @@ fn podman_tool(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Tool> {
 /// combined view that the planner and executor use.
 pub struct Runtimes {
     pub podman: Podman,
-    pub vm: Option<Box<dyn Runtime>>,
+    pub vm: Qemu,
 }
 
 impl Runtimes {
     pub fn open(ctx: &Ctx, needed_by: &str) -> anyhow::Result<Self> {
         let config = &ctx.config;
-        let podman = podman(ctx, needed_by)?;
+        let cli = podman_cli(ctx, needed_by)?;
         // VMs are pulled with podman too; ops and qemu are located when a VM
         // needs them, so `status` and `logs` work without them.
-        let vm_podman = podman_tool(ctx, needed_by)?;
         Ok(Runtimes {
-            podman,
-            vm: Some(Box::new(Qemu::new(
+            podman: Podman::new(cli.clone()),
+            vm: Qemu::new(
                 &config.state_dir,
-                vm_podman,
+                cli,
                 config.unikernel.clone(),
                 config.verbose,
-            ))),
+            ),
         })
     }
 
     pub fn dispatch(&self) -> Dispatch<'_> {
         Dispatch {
             container: &self.podman,
-            vm: self.vm.as_deref(),
+            vm: &self.vm,
         }
     }
 }
@@ -83,9 +81,7 @@ pub fn desired<'a>(specs: &'a [ServiceSpec], rows: &[ComponentRow]) -> Vec<Desir
                 spec: c,
                 desired: DesiredState::from_active(s.active),
                 spec_hash: RuntimeSpec::of(c).hash(),
-                deployed: row
-                    .and_then(|r| r.deployed_spec.as_deref())
-                    .and_then(|j| serde_json::from_str(j).ok()),
+                deployed: row.and_then(|r| r.deployed.clone()),
                 deployed_hash: row.and_then(|r| r.deployed_hash.clone()),
                 image_id: None,
             });
@@ -100,20 +96,18 @@ pub fn kept(specs: &[ServiceSpec], rows: &[ComponentRow], pruning: bool) -> BTre
     rows.iter()
         .filter(|r| !specs.iter().any(|s| s.name == r.service))
         .filter(|r| r.desired == DesiredState::Ignore || !pruning)
-        .map(|r| instance_name(&r.service, &r.name))
+        .map(ComponentRow::instance)
         .chain(
             rows.iter()
                 .filter(|r| r.desired == DesiredState::Ignore)
-                .map(|r| instance_name(&r.service, &r.name)),
+                .map(ComponentRow::instance),
         )
         .collect()
 }
 
 /// The instance names of registry rows.
 pub fn known(rows: &[ComponentRow]) -> BTreeSet<String> {
-    rows.iter()
-        .map(|r| instance_name(&r.service, &r.name))
-        .collect()
+    rows.iter().map(ComponentRow::instance).collect()
 }
 
 /// Parses `SERVICE` or `SERVICE/COMPONENT`.
@@ -122,4 +116,61 @@ pub fn parse_target(target: &str) -> (String, Option<String>) {
         Some((s, c)) => (s.to_string(), Some(c.to_string())),
         None => (target.to_string(), None),
     }
+}
+
+/// Whether naming an inactive service is an error (deploy) or just selects it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Inactive {
+    Refuse,
+    Allow,
+}
+
+/// The components the command line names, as (service, component): every component of
+/// every active service when `targets` is empty. An unknown name is a usage error.
+pub fn declared_targets(
+    targets: &[String],
+    specs: &[ServiceSpec],
+    inactive: Inactive,
+) -> anyhow::Result<BTreeSet<(String, String)>> {
+    let mut out = BTreeSet::new();
+    if targets.is_empty() {
+        for s in specs.iter().filter(|s| s.active) {
+            out.extend(
+                s.components
+                    .iter()
+                    .map(|c| (s.name.clone(), c.name.clone())),
+            );
+        }
+        return Ok(out);
+    }
+    for t in targets {
+        let (service, component) = parse_target(t);
+        let spec = specs.iter().find(|s| s.name == service).ok_or_else(|| {
+            UsageError(format!(
+                "unknown service `{service}`: no {service}.toml in the services directory"
+            ))
+        })?;
+        if !spec.active && inactive == Inactive::Refuse {
+            anyhow::bail!(
+                "{service} is inactive (active = false in {}); set active = true to deploy it",
+                spec.file.display()
+            );
+        }
+        match component {
+            Some(c) if spec.component(&c).is_none() => {
+                return Err(
+                    UsageError(format!("service `{service}` has no component `{c}`")).into(),
+                );
+            }
+            Some(c) => {
+                out.insert((service, c));
+            }
+            None => out.extend(
+                spec.components
+                    .iter()
+                    .map(|c| (service.clone(), c.name.clone())),
+            ),
+        }
+    }
+    Ok(out)
 }

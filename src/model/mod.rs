@@ -2,6 +2,10 @@
 //! and the registry all speak of. It imports none of them, so a runtime
 //! needs neither the command line nor the config file to be understood.
 
+mod image;
+
+pub use image::{ImageRef, split_tag};
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,11 +50,12 @@ impl DesiredState {
         }
     }
 
-    pub fn parse(s: &str) -> Self {
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "running" => DesiredState::Running,
-            "stopped" => DesiredState::Stopped,
-            _ => DesiredState::Ignore,
+            "running" => Some(DesiredState::Running),
+            "stopped" => Some(DesiredState::Stopped),
+            "ignore" => Some(DesiredState::Ignore),
+            _ => None,
         }
     }
 
@@ -90,7 +95,7 @@ impl State {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Instance {
     pub name: String,
-    pub runtime: &'static str,
+    pub runtime: RuntimeKind,
     pub image: String,
     pub image_id: String,
     pub state: State,
@@ -112,6 +117,78 @@ impl Instance {
     /// The image the instance was created from, as the spec named it.
     pub fn spec_image(&self) -> &str {
         self.label(LABEL_IMAGE).unwrap_or(&self.image)
+    }
+}
+
+/// Which runtime a component runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    Container,
+    Unikernel,
+}
+
+impl RuntimeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeKind::Container => "container",
+            RuntimeKind::Unikernel => "unikernel",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "container" => Some(RuntimeKind::Container),
+            "unikernel" => Some(RuntimeKind::Unikernel),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a front proxy forwards a route: plain TCP (`l4`) or HTTP (`l7`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteMode {
+    L4,
+    L7,
+}
+
+impl RouteMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteMode::L4 => "l4",
+            RouteMode::L7 => "l7",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "l4" => Some(RouteMode::L4),
+            "l7" => Some(RouteMode::L7),
+            _ => None,
+        }
+    }
+}
+
+/// What the registry last saw of a component it acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObservedState {
+    Running,
+    Exited,
+}
+
+impl ObservedState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObservedState::Running => "running",
+            ObservedState::Exited => "exited",
+        }
     }
 }
 
@@ -150,6 +227,29 @@ pub enum Accel {
     Auto,
     Kvm,
     Tcg,
+}
+
+/// The accelerator a VM actually boots under, once `auto` is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResolvedAccel {
+    Kvm,
+    Tcg,
+}
+
+impl ResolvedAccel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResolvedAccel::Kvm => "kvm",
+            ResolvedAccel::Tcg => "tcg",
+        }
+    }
+}
+
+impl std::fmt::Display for ResolvedAccel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What the unikernel runtime is configured with (`[unikernel]`).

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
@@ -15,10 +15,10 @@ use super::health::{SETTLE, wait_healthy};
 use super::order;
 use super::plan::{Action, ActionKind, Desired, Detail, Plan};
 use super::rollout::replace;
+use crate::model::ObservedState;
 use crate::model::PullPolicy;
-use crate::registry::{DesiredState, NewEvent, Registry};
-use crate::runtime::{CreateRequest, PREV_SUFFIX, Runtime};
-use crate::spec::hash::RuntimeSpec;
+use crate::registry::{ComponentRecord, DesiredState, EventOutcome, NewEvent, Registry};
+use crate::runtime::{CreateRequest, PREV_SUFFIX, Runtime, State};
 
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -59,13 +59,70 @@ impl Progress for Silent {
     }
 }
 
-/// The spec as deployed, stored in the registry to name changed fields later.
-pub fn deployed_json(d: &Desired<'_>) -> String {
-    let mut value = serde_json::to_value(RuntimeSpec::of(d.spec)).unwrap_or_default();
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert("image".into(), d.spec.image.clone().into());
-    }
-    value.to_string()
+/// Whether an action, once done, must prove its instance keeps running
+/// for the settle time: the creation of a container without a health check
+/// (as the README promises; a VM may be a one-shot job that powers off).
+/// These are checked together after every group is done, with one wait.
+fn settles(a: &Action, d: Option<&Desired<'_>>) -> bool {
+    a.action == ActionKind::Create
+        && matches!(a.detail, Detail::None)
+        && d.is_some_and(|d| {
+            d.spec.health.is_none() && d.spec.runtime == crate::spec::RuntimeKind::Container
+        })
+}
+
+/// What a worker reports about one action.
+enum Done {
+    Finished(usize, anyhow::Result<()>),
+    /// Not attempted: an earlier action on the same component failed.
+    Skipped(usize),
+    /// Created at this instant and Unix second; its outcome waits for the
+    /// settle check.
+    Settling(usize, Instant, i64),
+}
+
+/// The outcome of each settling creation (action index, Unix second its
+/// create returned): still running after the settle time (counted from the
+/// last creation), and not started again since (a restart policy restarts a
+/// command that exits at once, so "running" alone proves nothing), from one
+/// listing call.
+fn check_settled(
+    runtime: &dyn Runtime,
+    plan: &Plan,
+    settling: &[(usize, i64)],
+    last: Instant,
+    settle: Duration,
+) -> Vec<anyhow::Result<()>> {
+    std::thread::sleep(settle.saturating_sub(last.elapsed()));
+    let listed = runtime.list();
+    settling
+        .iter()
+        .map(|&(i, created)| {
+            let name = &plan.actions[i].instance;
+            let instances = listed
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("checking that {name} keeps running: {e:#}"))?;
+            let logs = format!(
+                "see mcp logs {}/{}",
+                plan.actions[i].service, plan.actions[i].component
+            );
+            match instances.iter().find(|inst| &inst.name == name) {
+                Some(inst) if inst.state == State::Running && inst.started_at > Some(created) => {
+                    anyhow::bail!(
+                        "{name} was started again within {}s of its creation: its command exits at once ({logs})",
+                        settle.as_secs()
+                    )
+                }
+                Some(inst) if inst.state == State::Running => Ok(()),
+                Some(inst) => anyhow::bail!(
+                    "{name} is {} instead of running {}s after it started ({logs})",
+                    inst.state.describe(),
+                    settle.as_secs(),
+                ),
+                None => anyhow::bail!("{name} disappeared right after it was created"),
+            }
+        })
+        .collect()
 }
 
 /// How long a stop waits before it kills: the component's `stop_timeout`,
@@ -129,7 +186,8 @@ fn execute(
             }
             Ok(())
         }
-        ActionKind::Adopt => Ok(()),
+        // Only the registry changes.
+        ActionKind::Adopt | ActionKind::Record => Ok(()),
         ActionKind::Resume => runtime.resume(&a.instance),
     }
 }
@@ -288,7 +346,6 @@ impl<'a> Executor<'a> {
                 component: Some(&a.component),
                 action: a.action.as_str(),
                 detail: &a.cause,
-                outcome: "pending",
             })
             .collect();
         let ids = self.registry.begin_events(&intents)?;
@@ -312,7 +369,7 @@ impl<'a> Executor<'a> {
         // `requires`) are done. A group whose requirement failed is skipped.
         let mut groups: Vec<((String, String), Vec<usize>)> = Vec::new();
         for (i, a) in plan.actions.iter().enumerate() {
-            if a.action == ActionKind::Adopt {
+            if matches!(a.action, ActionKind::Adopt | ActionKind::Record) {
                 let outcome = self.record(ids[i], a, desired, Ok(()));
                 outcomes[i] = Some(outcome);
                 continue;
@@ -348,7 +405,9 @@ impl<'a> Executor<'a> {
         });
         let wake = Condvar::new();
         let workers = self.jobs.max(1).min(groups.len()).max(1);
-        let (tx, rx) = mpsc::channel::<(usize, anyhow::Result<()>, bool)>();
+        let (tx, rx) = mpsc::channel::<Done>();
+        let mut settling: Vec<(usize, i64)> = Vec::new();
+        let mut last_created: Option<Instant> = None;
 
         let runtime = self.runtime;
         let progress = self.progress;
@@ -365,7 +424,7 @@ impl<'a> Executor<'a> {
                         for (n, &i) in list.iter().enumerate() {
                             let a = &plan.actions[i];
                             if failed {
-                                let _ = tx.send((i, Ok(()), true));
+                                let _ = tx.send(Done::Skipped(i));
                                 continue;
                             }
                             let d = a.desired.and_then(|j| desired.get(j));
@@ -379,7 +438,12 @@ impl<'a> Executor<'a> {
                             }
                             step.finish(if result.is_ok() { "ok" } else { "FAILED" });
                             failed = result.is_err();
-                            let _ = tx.send((i, result, false));
+                            let done = if result.is_ok() && settles(a, d) {
+                                Done::Settling(i, Instant::now(), crate::timefmt::unix_now())
+                            } else {
+                                Done::Finished(i, result)
+                            };
+                            let _ = tx.send(done);
                         }
                         let mut s = sched.lock().unwrap_or_else(|e| e.into_inner());
                         s.done[g] = Some(!failed);
@@ -389,12 +453,20 @@ impl<'a> Executor<'a> {
                 });
             }
             drop(tx);
-            for (i, result, skipped) in rx {
-                let outcome = if skipped {
-                    let _ = self.registry.finish_event(ids[i], "skipped");
-                    Outcome::Skipped
-                } else {
-                    self.record(ids[i], &plan.actions[i], desired, result)
+            for done in rx {
+                let (i, outcome) = match done {
+                    Done::Skipped(i) => {
+                        let _ = self.registry.finish_event(ids[i], &EventOutcome::Skipped);
+                        (i, Outcome::Skipped)
+                    }
+                    Done::Finished(i, result) => {
+                        (i, self.record(ids[i], &plan.actions[i], desired, result))
+                    }
+                    Done::Settling(i, at, unix) => {
+                        settling.push((i, unix));
+                        last_created = last_created.max(Some(at));
+                        continue;
+                    }
                 };
                 outcomes[i] = Some(outcome);
                 while reported < n {
@@ -408,6 +480,13 @@ impl<'a> Executor<'a> {
                 }
             }
         });
+        if let Some(last) = last_created {
+            settling.sort_unstable();
+            let results = check_settled(self.runtime, plan, &settling, last, self.settle);
+            for (&(i, _), result) in settling.iter().zip(results) {
+                outcomes[i] = Some(self.record(ids[i], &plan.actions[i], desired, result));
+            }
+        }
         while reported < n {
             if let Some(o) = &outcomes[reported] {
                 report(&plan.actions[reported], o);
@@ -449,14 +528,22 @@ impl<'a> Executor<'a> {
                             runtime,
                         },
                     ) => {
-                        let version = crate::spec::fields::image_version(image);
                         self.registry.adopt(
                             &a.service,
                             &a.component,
-                            runtime,
+                            &a.instance,
+                            *runtime,
                             image,
-                            &version,
                             observed,
+                        )?;
+                    }
+                    (ActionKind::Record, Some(d), _) => {
+                        self.registry.record_deployed(
+                            &a.service,
+                            &a.component,
+                            &d.spec_hash,
+                            &ComponentRecord::of(d.spec),
+                            None,
                         )?;
                     }
                     (ActionKind::Create | ActionKind::Recreate, Some(d), _) => {
@@ -464,33 +551,36 @@ impl<'a> Executor<'a> {
                             &a.service,
                             &a.component,
                             &d.spec_hash,
-                            &deployed_json(d),
+                            &ComponentRecord::of(d.spec),
                             d.image_id.as_deref(),
                         )?;
-                        self.registry
-                            .set_observed(&a.service, &a.component, "running")?;
+                        self.registry.set_observed(
+                            &a.service,
+                            &a.component,
+                            ObservedState::Running,
+                        )?;
                     }
                     (ActionKind::Start | ActionKind::Restart | ActionKind::Resume, _, _) => self
                         .registry
-                        .set_observed(&a.service, &a.component, "running")?,
-                    (ActionKind::Stop, _, _) => {
-                        self.registry
-                            .set_observed(&a.service, &a.component, "exited")?
-                    }
+                        .set_observed(&a.service, &a.component, ObservedState::Running)?,
+                    (ActionKind::Stop, _, _) => self.registry.set_observed(
+                        &a.service,
+                        &a.component,
+                        ObservedState::Exited,
+                    )?,
                     _ => {}
                 }
             }
-            let outcome_text = match &outcome {
-                Outcome::Ok => "ok".to_string(),
-                Outcome::Failed(e) => format!("failed: {e}"),
-                Outcome::Skipped => "skipped".to_string(),
+            let finished = match &outcome {
+                Outcome::Ok => EventOutcome::Ok,
+                Outcome::Failed(e) => EventOutcome::Failed(e.clone()),
+                Outcome::Skipped => EventOutcome::Skipped,
             };
             let evidence = result
                 .as_ref()
                 .err()
                 .and_then(|e| e.downcast_ref::<crate::runtime::evidence::Evidence>());
-            self.registry
-                .finish_event_with(event, &outcome_text, evidence)
+            self.registry.finish_event_with(event, &finished, evidence)
         })();
         match (outcome, bookkeeping) {
             (o, Ok(())) => o,

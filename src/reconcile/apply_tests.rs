@@ -16,7 +16,7 @@ use crate::spec::ServiceSpec;
 use crate::spec::hash::RuntimeSpec;
 use crate::spec::parse::FileReader;
 
-fn service(name: &str, components: &[(&str, &str)]) -> ServiceSpec {
+pub(super) fn service(name: &str, components: &[(&str, &str)]) -> ServiceSpec {
     let text: String = components
         .iter()
         .map(|(c, image)| format!("[[components]]\nname = \"{c}\"\nimage = \"{image}\"\n"))
@@ -36,7 +36,7 @@ fn stop_first(mut spec: ServiceSpec) -> ServiceSpec {
     spec
 }
 
-fn desired(specs: &[ServiceSpec]) -> Vec<Desired<'_>> {
+pub(super) fn desired(specs: &[ServiceSpec]) -> Vec<Desired<'_>> {
     specs
         .iter()
         .flat_map(|s| {
@@ -57,7 +57,7 @@ fn desired(specs: &[ServiceSpec]) -> Vec<Desired<'_>> {
 fn created_from(d: &Desired<'_>, state: State) -> Instance {
     Instance {
         name: d.instance(),
-        runtime: "container",
+        runtime: crate::model::RuntimeKind::Container,
         image: d.spec.image.clone(),
         image_id: format!("id-{}", d.spec.image),
         state,
@@ -73,13 +73,13 @@ fn created_from(d: &Desired<'_>, state: State) -> Instance {
 }
 
 /// A registry that knows `specs`, in a directory that lives as long as it.
-struct Db {
+pub(super) struct Db {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
-    registry: Registry,
+    pub(super) registry: Registry,
 }
 
-fn db(specs: &[ServiceSpec]) -> Db {
+pub(super) fn db(specs: &[ServiceSpec]) -> Db {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("registry.db");
     let mut registry = Registry::open(&path).unwrap();
@@ -91,7 +91,7 @@ fn db(specs: &[ServiceSpec]) -> Db {
     }
 }
 
-fn input<'a>(desired: Vec<Desired<'a>>, observed: &'a [Instance]) -> PlanInput<'a> {
+pub(super) fn input<'a>(desired: Vec<Desired<'a>>, observed: &'a [Instance]) -> PlanInput<'a> {
     PlanInput {
         desired,
         kept: BTreeSet::new(),
@@ -102,7 +102,7 @@ fn input<'a>(desired: Vec<Desired<'a>>, observed: &'a [Instance]) -> PlanInput<'
     }
 }
 
-fn apply(
+pub(super) fn apply(
     db: &mut Db,
     runtime: &Fake,
     intent: &Intent,
@@ -119,20 +119,20 @@ fn apply(
 }
 
 /// (action, outcome) of every event, oldest first.
-fn events(db: &Db) -> Vec<(String, String)> {
+pub(super) fn events(db: &Db) -> Vec<(String, String)> {
     let mut events: Vec<(String, String)> = db
         .registry
         .events(None, 100)
         .unwrap()
         .into_iter()
-        .map(|e| (e.action, e.outcome))
+        .map(|e| (e.action, e.outcome.to_string()))
         .collect();
     events.reverse();
     events
 }
 
 /// The changing calls, without the listing and state reads.
-fn calls(runtime: &Fake) -> Vec<String> {
+pub(super) fn calls(runtime: &Fake) -> Vec<String> {
     runtime.calls()
 }
 
@@ -177,7 +177,7 @@ fn intents_are_recorded_before_the_runtime_is_asked_anything() {
             .events(None, 100)
             .unwrap()
             .into_iter()
-            .map(|e| e.outcome)
+            .map(|e| e.outcome.to_string())
             .collect();
         seen_by_hook.lock().unwrap().push(outcomes);
     });
@@ -484,7 +484,7 @@ fn restart_stops_only_what_runs_and_start_refuses_what_does_not_exist() {
 fn adoption_is_recorded_without_touching_the_runtime() {
     let stranger = Instance {
         name: "legacy-cache".into(),
-        runtime: "container",
+        runtime: crate::model::RuntimeKind::Container,
         image: "r:5000/cache:v3".into(),
         image_id: "id".into(),
         state: State::Running,
@@ -568,4 +568,34 @@ fn a_rollout_replaces_an_unchanged_target_and_records_the_pulled_id() {
     assert_eq!(calls(&fake)[0], "pull r:5000/web:v1");
     let row = db.registry.component("web", "app").unwrap().unwrap();
     assert_eq!(row.image_id.as_deref(), Some("id-r:5000/web:v1"));
+}
+
+#[test]
+fn a_described_container_is_recorded_as_deployed_without_touching_the_runtime() {
+    let specs = [service("web", &[("app", "r:5000/web:v1")])];
+    let d = desired(&specs);
+    let observed = [created_from(&d[0], State::Running)];
+    let mut db = db(&specs);
+    let fake = Fake::new(observed.clone());
+    let intent = Intent::Record {
+        targets: vec![("web".into(), "app".into())],
+        source: "web.toml".into(),
+    };
+    let (plan, outcomes) = apply(
+        &mut db,
+        &fake,
+        &intent,
+        &input(desired(&specs), &observed),
+        1,
+    );
+    assert_eq!(plan.actions[0].cause, "described by web.toml");
+    assert_eq!(outcomes, vec![Outcome::Ok]);
+    assert!(calls(&fake).is_empty());
+    let row = db.registry.component("web", "app").unwrap().unwrap();
+    assert_eq!(row.deployed_hash, Some(d[0].spec_hash.clone()));
+    assert_eq!(
+        row.deployed,
+        Some(crate::registry::ComponentRecord::of(d[0].spec))
+    );
+    assert_eq!(events(&db), [("record".into(), "ok".into())]);
 }

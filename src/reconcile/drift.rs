@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
+use crate::model::ImageRef;
 use crate::registry::DesiredState;
 use crate::runtime::{Instance, LABEL_HASH_VERSION, LABEL_SPEC_HASH, State};
-use crate::spec::fields::image_version;
 use crate::spec::hash::HASH_VERSION;
 
 /// What is wanted of one component.
@@ -44,22 +44,11 @@ impl Drift {
             Drift::RunningButStopped => "running but desired stopped".into(),
         }
     }
-
-    /// Whether fixing this drift needs a new instance.
-    pub fn needs_recreate(&self) -> bool {
-        matches!(self, Drift::ImageChanged { .. } | Drift::SpecChanged)
-    }
 }
 
-/// `image v1 -> v2` when only the tag moved, full references otherwise.
+/// `image v1 -> v2` when only the version moved, full references otherwise.
 pub fn image_change(from: &str, to: &str) -> (String, String) {
-    let (fr, _) = crate::spec::fields::split_tag(from.split('@').next().unwrap_or(from));
-    let (tr, _) = crate::spec::fields::split_tag(to.split('@').next().unwrap_or(to));
-    if fr == tr {
-        (image_version(from), image_version(to))
-    } else {
-        (from.to_string(), to.to_string())
-    }
+    ImageRef::parse(from).change_to(&ImageRef::parse(to))
 }
 
 /// Whether the instance was built from the wanted runtime spec. An instance

@@ -17,6 +17,8 @@ mod replace;
 pub mod rollout;
 #[cfg(test)]
 mod rollout_tests;
+#[cfg(test)]
+mod settle_tests;
 
 pub use apply::{Executor, Outcome, Progress, Silent, Step, pull};
 pub use plan::{Action, ActionKind, Desired, Detail, Intent, Orphan, Plan, PlanInput, Verb, plan};

@@ -71,7 +71,7 @@ fn input<'a>(desired: Vec<Desired<'a>>, observed: &'a [Instance]) -> PlanInput<'
 fn running(name: &str) -> Instance {
     Instance {
         name: name.to_string(),
-        runtime: "container",
+        runtime: crate::model::RuntimeKind::Container,
         image: String::new(),
         image_id: String::new(),
         state: State::Running,

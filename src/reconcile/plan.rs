@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::drift::{Drift, Want, drift, image_change};
-use crate::registry::DesiredState;
+use crate::model::RuntimeKind;
+use crate::registry::{Change, ComponentRecord, DesiredState};
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, State};
 use crate::spec::fields::image_version;
-use crate::spec::hash::RuntimeSpec;
 use crate::spec::{ComponentSpec, instance_name};
 
 /// One declared component, as the planner needs it.
@@ -20,7 +20,7 @@ pub struct Desired<'a> {
     pub desired: DesiredState,
     pub spec_hash: String,
     /// What was deployed last (from the registry), to name changed fields.
-    pub deployed: Option<RuntimeSpec>,
+    pub deployed: Option<ComponentRecord>,
     pub deployed_hash: Option<String>,
     /// The image id just pulled (deploy), recorded with the outcome.
     pub image_id: Option<String>,
@@ -63,6 +63,13 @@ pub enum Intent {
     },
     /// `adopt`: record these untracked instances (by name) as `ignore`.
     Adopt { instances: Vec<String> },
+    /// `adopt --write-spec`: what runs of these (service, component)s is
+    /// what `source` (the service file just written) declares: record it as
+    /// deployed from there, so the next sync recreates nothing.
+    Record {
+        targets: Vec<(String, String)>,
+        source: String,
+    },
     /// `update`: replace exactly these (service, component)s, whose image
     /// tag now names another digest; the value is the cause (the tag and
     /// both digests). Nothing else is touched, not even drift in the same
@@ -103,6 +110,8 @@ pub enum ActionKind {
     /// Put back the previous instance of an interrupted replacement.
     Restore,
     Adopt,
+    /// Record a running instance as deployed from its declaration.
+    Record,
     /// Resume a paused instance.
     Resume,
 }
@@ -118,6 +127,7 @@ impl ActionKind {
             ActionKind::Remove => "remove",
             ActionKind::Restore => "restore",
             ActionKind::Adopt => "adopt",
+            ActionKind::Record => "record",
             ActionKind::Resume => "resume",
         }
     }
@@ -132,7 +142,7 @@ pub enum Detail {
     Adopt {
         image: String,
         observed: String,
-        runtime: &'static str,
+        runtime: RuntimeKind,
     },
     /// The instance is already as asked: recorded, nothing run.
     AlreadyDone,
@@ -204,7 +214,7 @@ pub struct Orphan {
     pub service: String,
     pub component: String,
     pub instance: String,
-    pub runtime: &'static str,
+    pub runtime: RuntimeKind,
     pub observed: String,
 }
 
@@ -246,6 +256,22 @@ pub fn plan(intent: &Intent, input: &PlanInput<'_>) -> Plan {
         Intent::Converge => converge(input),
         Intent::RollOut { targets } => roll_out(input, targets),
         Intent::SetState { targets, verb } => set_state(input, targets, *verb),
+        Intent::Record { targets, source } => Plan {
+            actions: input
+                .desired
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| targets.contains(&(d.service.to_string(), d.spec.name.clone())))
+                .map(|(index, d)| {
+                    let mut a =
+                        Action::new(ActionKind::Record, d.service, &d.spec.name, &d.instance())
+                            .because(format!("described by {source}"));
+                    a.desired = Some(index);
+                    a
+                })
+                .collect(),
+            orphans: Vec::new(),
+        },
         Intent::Update { moved } => update(input, moved),
         Intent::Adopt { instances } => Plan {
             actions: instances
@@ -630,11 +656,14 @@ fn recreate_cause(d: &Desired<'_>, drifts: &[Drift]) -> Option<String> {
         match dr {
             Drift::ImageChanged { from, to } => causes.push(format!("image {from} -> {to}")),
             Drift::SpecChanged => {
-                let fields = d
+                let fields: Vec<&str> = d
                     .deployed
                     .as_ref()
-                    .map(|old| old.changed_fields(&RuntimeSpec::of(d.spec)))
-                    .unwrap_or_default();
+                    .map(|old| old.diff(&ComponentRecord::of(d.spec)))
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(Change::runtime_field)
+                    .collect();
                 if fields.is_empty() {
                     causes.push("spec changed".to_string());
                 } else {

@@ -50,7 +50,7 @@ fn created_from(d: &Desired<'_>, state: State) -> Instance {
     .labels();
     Instance {
         name: d.instance(),
-        runtime: "container",
+        runtime: crate::model::RuntimeKind::Container,
         image: d.spec.image.clone(),
         image_id: "id".into(),
         state,
@@ -62,7 +62,7 @@ fn created_from(d: &Desired<'_>, state: State) -> Instance {
 fn unlabelled(name: &str) -> Instance {
     Instance {
         name: name.into(),
-        runtime: "container",
+        runtime: crate::model::RuntimeKind::Container,
         image: "r:5000/legacy:v3".into(),
         image_id: "id".into(),
         state: State::Running,
@@ -131,7 +131,7 @@ fn spec_change_names_the_changed_fields_when_the_deployed_spec_is_known() {
     let new = service("web", "r:5000/web:v1", &["9090:80"], "always");
     let running = created_from(&desired(&old, DesiredState::Running), State::Running);
     let mut d = desired(&new, DesiredState::Running);
-    d.deployed = Some(RuntimeSpec::of(&old.components[0]));
+    d.deployed = Some(crate::registry::ComponentRecord::of(&old.components[0]));
     assert_eq!(
         plan_of(vec![d.clone()], std::slice::from_ref(&running)),
         vec![(
@@ -407,6 +407,7 @@ fn apply_model(
                 }
                 world.insert(a.instance.clone(), prev);
             }
+            ActionKind::Record => {}
             ActionKind::Adopt => {
                 kept.insert(a.instance.clone());
             }

@@ -41,7 +41,7 @@ fn running_v1(extra: &str) -> Fake {
     let d = desired(&v1.components[0]);
     let old = Instance {
         name: d.instance(),
-        runtime: "container",
+        runtime: crate::model::RuntimeKind::Container,
         image: d.spec.image.clone(),
         image_id: "id-v1".into(),
         state: State::Running,

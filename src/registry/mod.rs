@@ -3,7 +3,9 @@
 mod desired;
 mod events;
 pub mod migrations;
+mod record;
 mod rows;
+mod sql;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -14,8 +16,9 @@ use anyhow::Context;
 use rusqlite::Connection;
 
 pub use desired::{ChangeKind, ServiceChange};
-pub use events::{Event, NewEvent};
-pub use rows::{ComponentRow, DesiredState, ServiceRow};
+pub use events::{Event, EventOutcome, NewEvent};
+pub use record::{Change, ComponentRecord};
+pub use rows::{ComponentRow, DesiredState, Origin, ServiceRow};
 
 pub struct Registry {
     conn: Connection,
@@ -111,12 +114,97 @@ mod tests {
         }
     }
 
+    /// A registry written before records existed (schema 1, one column per
+    /// field) reads back after the migration as the same records: syncing
+    /// the same file changes nothing, and the deployed spec is kept.
+    #[test]
+    fn the_record_migration_keeps_what_schema_1_held() {
+        let text = "[[components]]\nname = \"api\"\nimage = \"r:5000/web:v1\"\nports = [\"8080:80\"]\ncmd = [\"httpd\", \"-f\"]\nenv = { K = \"v\" }\nmemory_mb = 64\n[components.health]\ntcp = 8080\n[[components.routes]]\nport = 8080\nhostname = \"web.example\"\n";
+        let mut reader = crate::spec::parse::FileReader::new(Path::new("web.toml"), text);
+        let spec = reader.read_service("web").unwrap().spec;
+        let c = &spec.components[0];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(migrations::MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            fn json<T: serde::Serialize>(v: &T) -> String {
+                serde_json::to_string(v).unwrap()
+            }
+            let ports: Vec<String> = c.ports.iter().map(ToString::to_string).collect();
+            let runtime = crate::spec::hash::RuntimeSpec::of(c);
+            let mut deployed = serde_json::to_value(&runtime).unwrap();
+            deployed["image"] = "r:5000/web:v0".into();
+            conn.execute("INSERT INTO services (name, active) VALUES ('web', 1)", [])
+                .unwrap();
+            conn.execute(
+                "INSERT INTO components (service, name, runtime, image, restart, ports, cmd, env,
+                    memory_mb, health, desired_state, version, spec_hash, deployed_hash,
+                    deployed_spec)
+                 VALUES ('web', 'api', 'container', ?1, ?2, ?3, ?4, ?5, 64, ?6, 'running', 'v1',
+                    ?7, ?7, ?8)",
+                rusqlite::params![
+                    c.image,
+                    c.restart.as_str(),
+                    json(&ports),
+                    json(&c.cmd),
+                    json(&c.env),
+                    json(&c.health),
+                    runtime.hash(),
+                    deployed.to_string(),
+                ],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO routes (service, component, name, port, mode, hostname)
+                 VALUES ('web', 'api', 'default', 8080, 'l4', 'web.example')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut reg = Registry::open(&path).unwrap();
+        let row = reg.component("web", "api").unwrap().unwrap();
+        assert_eq!(row.record, Some(ComponentRecord::of(c)));
+        let deployed = row.deployed.unwrap();
+        assert_eq!(deployed.image.to_string(), "r:5000/web:v0");
+        assert_eq!(deployed.spec, crate::spec::hash::RuntimeSpec::of(c));
+        let changes = reg
+            .sync_desired(std::slice::from_ref(&spec), &[], false, true)
+            .unwrap();
+        assert_eq!(changes[0].kind, ChangeKind::Unchanged, "{changes:?}");
+    }
+
+    #[test]
+    fn processes_opening_a_fresh_registry_at_once_migrate_it_once() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("r.db");
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || Registry::open(&path).map(|_| ()))
+                })
+                .collect();
+            for o in openers {
+                o.join().unwrap().unwrap();
+            }
+        }
+    }
+
     #[test]
     fn records_the_image_digest_and_keeps_it_when_unknown() {
         let dir = tempfile::tempdir().unwrap();
         let reg = Registry::open(&dir.path().join("r.db")).unwrap();
-        reg.adopt("web", "api", "container", "r/a:v1", "v1", "running")
-            .unwrap();
+        reg.adopt(
+            "web",
+            "api",
+            "web-api",
+            crate::model::RuntimeKind::Container,
+            "r/a:v1",
+            "running",
+        )
+        .unwrap();
         assert_eq!(
             reg.component("web", "api").unwrap().unwrap().image_digest,
             None

@@ -5,43 +5,63 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::Registry;
+use super::record::ComponentRecord;
 
 pub use crate::model::DesiredState;
+use crate::model::{ObservedState, RuntimeKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceRow {
     pub name: String,
     pub active: bool,
     pub comment: String,
-    /// `file` for services from a service file, `adopted` for adopted ones.
-    pub origin: String,
+    pub origin: Origin,
+}
+
+/// Where a service came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// A service file declares it.
+    File,
+    /// Adopted from what was found running; no file.
+    Adopted,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::File => "file",
+            Origin::Adopted => "adopted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "file" => Some(Origin::File),
+            "adopted" => Some(Origin::Adopted),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComponentRow {
     pub service: String,
     pub name: String,
-    pub runtime: String,
+    pub runtime: RuntimeKind,
     pub image: String,
-    pub network: Option<String>,
-    pub user_spec: Option<String>,
-    pub restart: String,
-    /// JSON arrays and objects, as stored.
-    pub ports: String,
-    pub volumes: String,
-    pub cmd: Option<String>,
+    /// What the service file declares; `None` for adopted components.
     #[serde(skip)]
-    pub env: String,
-    pub memory_mb: Option<u32>,
-    pub vcpus: Option<u32>,
-    pub health: Option<String>,
-    pub routes: String,
+    pub record: Option<ComponentRecord>,
     pub desired: DesiredState,
     pub observed: Option<String>,
     pub version: String,
     pub spec_hash: String,
     pub deployed_hash: Option<String>,
-    pub deployed_spec: Option<String>,
+    /// What was last rolled out, to name changed fields later.
+    #[serde(skip)]
+    pub deployed: Option<ComponentRecord>,
     pub image_id: Option<String>,
     pub previous_image: Option<String>,
     pub updated_at: String,
@@ -50,9 +70,19 @@ pub struct ComponentRow {
     /// Every manifest digest known for that image (JSON array).
     #[serde(skip)]
     pub image_digests: String,
+    /// The instance's name when it is not `<service>-<component>` (adopted
+    /// under another name); see [`ComponentRow::instance`].
+    pub instance: Option<String>,
 }
 
 impl ComponentRow {
+    /// The container or VM this row stands for.
+    pub fn instance(&self) -> String {
+        self.instance
+            .clone()
+            .unwrap_or_else(|| crate::model::instance_name(&self.service, &self.name))
+    }
+
     /// The digests a registry tag may name without the deployed image having
     /// changed: the recorded one and every other manifest of the same image.
     pub fn known_digests(&self) -> Vec<String> {
@@ -63,12 +93,16 @@ impl ComponentRow {
     }
 }
 
-const COMPONENT_COLUMNS: &str = "c.service, c.name, c.runtime, c.image, c.network, c.user_spec,
-    c.restart, c.ports, c.volumes, c.cmd, c.env, c.memory_mb, c.vcpus, c.health,
-    (SELECT json_group_array(json_object('name', r.name, 'port', r.port, 'mode', r.mode,
-        'hostname', r.hostname)) FROM routes r WHERE r.service = c.service AND r.component = c.name),
-    c.desired_state, c.observed_state, c.version, c.spec_hash, c.deployed_hash, c.deployed_spec,
-    c.image_id, c.previous_image, c.updated_at, c.image_digest, c.image_digests";
+const COMPONENT_COLUMNS: &str = "c.service, c.name, c.runtime, c.image, c.record,
+    c.desired_state, c.observed_state, c.version, c.spec_hash, c.deployed_hash, c.deployed,
+    c.image_id, c.previous_image, c.updated_at, c.image_digest, c.image_digests, c.instance";
+
+/// A record column; one that no longer parses reads as absent (the next
+/// sync writes it again) rather than making the registry unreadable.
+fn record_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<ComponentRecord>> {
+    Ok(r.get::<_, Option<String>>(i)?
+        .and_then(|text| serde_json::from_str(&text).ok()))
+}
 
 fn component_from_row(r: &Row<'_>) -> rusqlite::Result<ComponentRow> {
     Ok(ComponentRow {
@@ -76,28 +110,19 @@ fn component_from_row(r: &Row<'_>) -> rusqlite::Result<ComponentRow> {
         name: r.get(1)?,
         runtime: r.get(2)?,
         image: r.get(3)?,
-        network: r.get(4)?,
-        user_spec: r.get(5)?,
-        restart: r.get(6)?,
-        ports: r.get(7)?,
-        volumes: r.get(8)?,
-        cmd: r.get(9)?,
-        env: r.get(10)?,
-        memory_mb: r.get(11)?,
-        vcpus: r.get(12)?,
-        health: r.get(13)?,
-        routes: r.get(14)?,
-        desired: DesiredState::parse(&r.get::<_, String>(15)?),
-        observed: r.get(16)?,
-        version: r.get(17)?,
-        spec_hash: r.get(18)?,
-        deployed_hash: r.get(19)?,
-        deployed_spec: r.get(20)?,
-        image_id: r.get(21)?,
-        previous_image: r.get(22)?,
-        updated_at: r.get(23)?,
-        image_digest: r.get(24)?,
-        image_digests: r.get(25)?,
+        record: record_at(r, 4)?,
+        desired: r.get(5)?,
+        observed: r.get(6)?,
+        version: r.get(7)?,
+        spec_hash: r.get(8)?,
+        deployed_hash: r.get(9)?,
+        deployed: record_at(r, 10)?,
+        image_id: r.get(11)?,
+        previous_image: r.get(12)?,
+        updated_at: r.get(13)?,
+        image_digest: r.get(14)?,
+        image_digests: r.get(15)?,
+        instance: r.get(16)?,
     })
 }
 
@@ -141,7 +166,12 @@ impl Registry {
             .optional()?)
     }
 
-    pub fn set_observed(&self, service: &str, name: &str, observed: &str) -> anyhow::Result<()> {
+    pub fn set_observed(
+        &self,
+        service: &str,
+        name: &str,
+        observed: ObservedState,
+    ) -> anyhow::Result<()> {
         self.conn.execute(
             "UPDATE components SET observed_state = ?3
              WHERE service = ?1 AND name = ?2 AND observed_state IS NOT ?3",
@@ -150,29 +180,47 @@ impl Registry {
         Ok(())
     }
 
-    /// Records what was just deployed: its hash, its spec as JSON (with an
-    /// `image` field), the image id, and the image it replaced (kept for
-    /// rollback and history).
+    /// Records what was just deployed: its hash, its record, the image id,
+    /// and the image it replaced (kept for rollback and history).
     pub fn record_deployed(
         &self,
         service: &str,
         name: &str,
         deployed_hash: &str,
-        deployed_spec: &str,
+        deployed: &ComponentRecord,
         image_id: Option<&str>,
     ) -> anyhow::Result<()> {
-        self.conn.execute(
+        let tx = self.conn.unchecked_transaction()?;
+        let before: Option<ComponentRecord> = tx
+            .query_row(
+                "SELECT deployed FROM components WHERE service = ?1 AND name = ?2",
+                params![service, name],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten()
+            .and_then(|text| serde_json::from_str(&text).ok());
+        let replaced = before
+            .map(|b| b.image)
+            .filter(|image| *image != deployed.image)
+            .map(|image| image.to_string());
+        tx.execute(
             "UPDATE components SET
-                previous_image = CASE
-                    WHEN json_extract(deployed_spec, '$.image') IS NOT json_extract(?4, '$.image')
-                         AND deployed_spec IS NOT NULL
-                    THEN json_extract(deployed_spec, '$.image') ELSE previous_image END,
-                deployed_hash = ?3, deployed_spec = ?4,
+                previous_image = COALESCE(?6, previous_image),
+                deployed_hash = ?3, deployed = ?4,
                 image_id = COALESCE(?5, image_id),
                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE service = ?1 AND name = ?2",
-            params![service, name, deployed_hash, deployed_spec, image_id],
+            params![
+                service,
+                name,
+                deployed_hash,
+                serde_json::to_string(deployed).context("recording the deployed spec")?,
+                image_id,
+                replaced
+            ],
         )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -198,26 +246,30 @@ impl Registry {
     }
 
     /// Records an untracked container or VM as adopted, desired `ignore`.
+    /// `instance` is its actual name, kept when it is not the usual
+    /// `<service>-<component>`, so that it is recognised as tracked.
     pub fn adopt(
         &self,
         service: &str,
         name: &str,
-        runtime: &str,
+        instance: &str,
+        runtime: RuntimeKind,
         image: &str,
-        version: &str,
         observed: &str,
     ) -> anyhow::Result<bool> {
+        let version = crate::spec::fields::image_version(image);
+        let instance = (instance != crate::model::instance_name(service, name)).then_some(instance);
         self.conn.execute(
             "INSERT INTO services (name, active, origin) VALUES (?1, 1, 'adopted')
              ON CONFLICT (name) DO NOTHING",
             params![service],
         )?;
         let inserted = self.conn.execute(
-            "INSERT INTO components (service, name, runtime, image, restart, desired_state,
-                observed_state, version, spec_hash)
-             VALUES (?1, ?2, ?3, ?4, 'no', 'ignore', ?5, ?6, '')
+            "INSERT INTO components (service, name, runtime, image, desired_state,
+                observed_state, version, spec_hash, instance)
+             VALUES (?1, ?2, ?3, ?4, 'ignore', ?5, ?6, '', ?7)
              ON CONFLICT (service, name) DO NOTHING",
-            params![service, name, runtime, image, observed, version],
+            params![service, name, runtime, image, observed, version, instance],
         )?;
         Ok(inserted == 1)
     }
@@ -232,7 +284,7 @@ impl Registry {
         self.conn.execute(
             "UPDATE components SET desired_state = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              WHERE service = ?1 AND name = ?2",
-            params![service, name, desired.as_str()],
+            params![service, name, desired],
         )?;
         Ok(())
     }

@@ -1,32 +1,32 @@
-//! One runtime made of two: containers on podman and, when configured,
-//! unikernel VMs. Listing merges both; everything else goes to the runtime
-//! that owns the instance (by name) or that the spec asks for.
+//! One runtime made of two: containers on podman and unikernel VMs.
+//! Listing merges both; everything else goes to the runtime that holds the
+//! instance (a VM by its state directory) or that the spec asks for.
 
 use std::time::Duration;
 
+use super::qemu::Qemu;
 use super::{CreateRequest, ExecResult, Instance, LogOptions, Runtime, State};
 use crate::model::PullPolicy;
 use crate::spec::RuntimeKind;
 
 pub struct Dispatch<'a> {
     pub container: &'a dyn Runtime,
-    pub vm: Option<&'a dyn Runtime>,
+    pub vm: &'a Qemu,
 }
 
 impl Dispatch<'_> {
     fn by_name(&self, name: &str) -> &dyn Runtime {
-        match self.vm {
-            Some(vm) if vm.owns(name) => vm,
-            _ => self.container,
+        if self.vm.has(name) {
+            self.vm
+        } else {
+            self.container
         }
     }
 
-    fn by_kind(&self, kind: RuntimeKind) -> anyhow::Result<&dyn Runtime> {
+    fn by_kind(&self, kind: RuntimeKind) -> &dyn Runtime {
         match kind {
-            RuntimeKind::Container => Ok(self.container),
-            RuntimeKind::Unikernel => self
-                .vm
-                .ok_or_else(|| anyhow::anyhow!("the unikernel runtime is not available")),
+            RuntimeKind::Container => self.container,
+            RuntimeKind::Unikernel => self.vm,
         }
     }
 }
@@ -34,18 +34,12 @@ impl Dispatch<'_> {
 impl Runtime for Dispatch<'_> {
     fn list(&self) -> anyhow::Result<Vec<Instance>> {
         let mut all = self.container.list()?;
-        if let Some(vm) = self.vm {
-            all.extend(vm.list()?);
-        }
+        all.extend(self.vm.list()?);
         Ok(all)
     }
 
-    fn owns(&self, _name: &str) -> bool {
-        true
-    }
-
     fn preflight(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
-        self.by_kind(req.spec.runtime)?.preflight(req)
+        self.by_kind(req.spec.runtime).preflight(req)
     }
 
     fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>> {
@@ -65,11 +59,11 @@ impl Runtime for Dispatch<'_> {
     }
 
     fn create(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
-        self.by_kind(req.spec.runtime)?.create(req)
+        self.by_kind(req.spec.runtime).create(req)
     }
 
     fn run(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
-        self.by_kind(req.spec.runtime)?.run(req)
+        self.by_kind(req.spec.runtime).run(req)
     }
 
     fn start(&self, name: &str) -> anyhow::Result<()> {
@@ -112,7 +106,11 @@ impl Runtime for Dispatch<'_> {
         self.by_name(name).evidence(name)
     }
 
-    fn describe(&self, name: &str, component: &str) -> anyhow::Result<toml::Value> {
+    fn describe(
+        &self,
+        name: &str,
+        component: &str,
+    ) -> anyhow::Result<super::describe::Description> {
         self.by_name(name).describe(name, component)
     }
 

@@ -35,6 +35,7 @@ pub fn last_line(stdout: &str, stderr: &str) -> String {
 }
 
 use super::children::Children;
+use super::logjson::Stream;
 
 /// An external tool at a resolved path.
 #[derive(Debug, Clone)]
@@ -322,6 +323,95 @@ impl Tool {
         Ok(child.id())
     }
 
+    /// Runs with stdout and stderr read line by line (for `logs --json`):
+    /// each line, without its line break, goes to `on_line` with the stream
+    /// it came from, in the order lines arrive. Returns the exit code.
+    pub fn lines<I, S>(
+        &self,
+        args: I,
+        timeout: Option<Duration>,
+        on_line: &mut dyn FnMut(Stream, &str) -> anyhow::Result<()>,
+    ) -> anyhow::Result<i32>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        use std::sync::mpsc::{RecvTimeoutError, channel};
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let line = self.announce(&args);
+        let mut child = std::process::Command::new(&self.path)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting `{line}`"))?;
+        let (tx, rx) = channel::<(Stream, Vec<u8>)>();
+        let pipes: [(Stream, Option<Box<dyn std::io::Read + Send>>); 2] = [
+            (
+                Stream::Stdout,
+                child
+                    .stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            ),
+            (
+                Stream::Stderr,
+                child
+                    .stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            ),
+        ];
+        for (stream, pipe) in pipes {
+            let Some(pipe) = pipe else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(pipe);
+                loop {
+                    let mut buf = Vec::new();
+                    match reader.read_until(b'\n', &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if tx.send((stream, buf)).is_err() => break,
+                        Ok(_) => {}
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let result = loop {
+            let got = match deadline {
+                Some(d) => rx.recv_timeout(d.saturating_duration_since(std::time::Instant::now())),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match got {
+                Ok((stream, bytes)) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    if let Err(e) = on_line(stream, text.trim_end_matches(['\n', '\r'])) {
+                        break Err(e);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break Ok(()),
+                Err(RecvTimeoutError::Timeout) => {
+                    break Err(anyhow::anyhow!(
+                        "`{line}` did not finish within {}s and was killed",
+                        timeout.unwrap_or_default().as_secs()
+                    ));
+                }
+            }
+        };
+        if result.is_err() {
+            let _ = child.kill();
+        }
+        let status = child
+            .wait()
+            .with_context(|| format!("waiting for `{line}`"))?;
+        result.map(|()| status.code().unwrap_or(1))
+    }
+
     /// Runs with stdout copied to `out` and stderr passed through (for
     /// `logs`), with no timeout when `timeout` is `None`, since following
     /// ends only on interrupt. A reader of `out` that went away ends it.
@@ -411,5 +501,60 @@ mod tests {
         .err()
         .unwrap();
         assert!(format!("{err:#}").contains("fix path in [podman]"));
+    }
+
+    fn sh() -> Tool {
+        Tool::locate("sh", None, "a test", false).unwrap()
+    }
+
+    #[test]
+    fn a_stream_goes_to_the_writer_with_the_exit_code() {
+        let mut out = Vec::new();
+        let code = sh()
+            .stream(["-c", "echo one; echo two; exit 3"], None, &mut out)
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "one\ntwo\n");
+        assert_eq!(code, 3);
+    }
+
+    #[test]
+    fn a_stream_past_its_timeout_is_killed_and_named() {
+        let mut out = Vec::new();
+        let err = sh()
+            .stream(
+                ["-c", "echo started; exec sleep 60"],
+                Some(Duration::from_millis(300)),
+                &mut out,
+            )
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("was killed"), "{err:#}");
+        assert_eq!(String::from_utf8(out).unwrap(), "started\n");
+    }
+
+    #[test]
+    fn children_are_recorded_in_the_ledger_while_they_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("mcp.children");
+        let (children, waited) = Children::adopt_ledger(ledger.clone(), Duration::ZERO);
+        assert_eq!(waited, 0);
+        let tool = sh().recording(&children);
+        // The child sees its own pid in the ledger while it runs (mcp
+        // records it just after the spawn, so the child waits for it).
+        let script = format!(
+            "for i in $(seq 600); do grep -qx \"$$\" {0} && echo recorded && exit 0; sleep 0.05; done; cat {0}",
+            ledger.display()
+        );
+        let out = tool
+            .run(["-c", script.as_str()], Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(out.trim(), "recorded", "{out}");
+        assert_eq!(
+            std::fs::read_to_string(&ledger).unwrap(),
+            "",
+            "finished children are dropped"
+        );
+        // Without a ledger nothing is written anywhere.
+        sh().run(["-c", "true"], Duration::from_secs(30)).unwrap();
+        assert_eq!(std::fs::read_to_string(&ledger).unwrap(), "");
     }
 }

@@ -19,6 +19,8 @@ struct World {
     /// Starts in flight, and the most ever in flight at once.
     starting: usize,
     most_starting: usize,
+    /// Listing calls so far.
+    lists: usize,
 }
 
 #[derive(Default)]
@@ -31,6 +33,8 @@ pub struct Fake {
     hook: Option<Hook>,
     /// Moves ports between running instances, as the VM runtime does.
     moves_ports: bool,
+    /// Instances whose command exits at once: started, they end up exited.
+    exit_at_once: BTreeSet<String>,
 }
 
 impl Fake {
@@ -48,6 +52,17 @@ impl Fake {
     pub fn moving_ports(mut self) -> Self {
         self.moves_ports = true;
         self
+    }
+
+    /// `name`'s command exits at once (code 3) whenever it is started.
+    pub fn exits_at_once(mut self, name: &str) -> Self {
+        self.exit_at_once.insert(name.to_string());
+        self
+    }
+
+    /// How many listing calls were made.
+    pub fn lists(&self) -> usize {
+        self.lock().lists
     }
 
     pub fn hook(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
@@ -106,11 +121,9 @@ impl Fake {
 
 impl Runtime for Fake {
     fn list(&self) -> anyhow::Result<Vec<Instance>> {
-        Ok(self.lock().instances.values().cloned().collect())
-    }
-
-    fn owns(&self, name: &str) -> bool {
-        self.lock().instances.contains_key(name)
+        let mut world = self.lock();
+        world.lists += 1;
+        Ok(world.instances.values().cloned().collect())
     }
 
     fn pull(&self, image: &str, _policy: PullPolicy) -> anyhow::Result<Option<String>> {
@@ -132,7 +145,7 @@ impl Runtime for Fake {
             req.name.to_string(),
             Instance {
                 name: req.name.to_string(),
-                runtime: "container",
+                runtime: crate::model::RuntimeKind::Container,
                 image: req.spec.image.clone(),
                 image_id: format!("id-{}", req.spec.image),
                 state: State::Created,
@@ -167,6 +180,9 @@ impl Runtime for Fake {
                     .0;
             }
             world.starting -= 1;
+        }
+        if self.exit_at_once.contains(name) {
+            return self.set_state(name, State::Exited(3));
         }
         self.set_state(name, State::Running)
     }

@@ -9,8 +9,10 @@ pub mod exec;
 #[cfg(test)]
 pub mod fake;
 pub mod hostfwd;
+pub mod logjson;
 pub mod ops;
 pub mod podman;
+pub mod podman_cli;
 pub mod podman_env;
 mod podman_states;
 pub mod qemu;
@@ -84,6 +86,9 @@ pub struct LogOptions {
     pub tail: Option<u64>,
     /// Unix seconds (see [`crate::since`]).
     pub since: Option<i64>,
+    /// Print JSON lines ([`logjson`]) naming this component instead of the
+    /// raw log.
+    pub json_component: Option<String>,
 }
 
 /// Everything mcp asks of a runtime. Implementations run every external
@@ -91,23 +96,28 @@ pub struct LogOptions {
 pub trait Runtime: Sync {
     /// Every instance, from one listing call.
     fn list(&self) -> anyhow::Result<Vec<Instance>>;
-    /// Whether an instance of this name belongs to this runtime.
-    fn owns(&self, name: &str) -> bool;
     /// Checks, before anything is stopped, that `req` can be created here
     /// (tools present); the error names the tool and the component.
     fn preflight(&self, _req: &CreateRequest<'_>) -> anyhow::Result<()> {
         Ok(())
     }
     /// Pulls according to `policy`; returns the local image id when known.
-    fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>>;
+    /// Images are podman's for every runtime, so only the container runtime
+    /// (which [`dispatch::Dispatch`] asks) pulls.
+    fn pull(&self, image: &str, _policy: PullPolicy) -> anyhow::Result<Option<String>> {
+        anyhow::bail!("internal: {image} must be pulled through the container runtime")
+    }
+    /// Makes sure a network exists, creating it if needed; runtimes without
+    /// networks (VMs use user-mode networking) have nothing to do.
+    fn ensure_network(&self, _network: &str) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// The manifest digests (`sha256:...`) of local images (by reference or
     /// id), the runtime's main one first, recorded at deploy so `mcp update`
     /// can tell when a tag moves. Images it cannot tell about are left out.
     fn image_digests(&self, _images: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
         Ok(BTreeMap::new())
     }
-    /// Makes sure a network exists, creating it if needed.
-    fn ensure_network(&self, network: &str) -> anyhow::Result<()>;
     /// Creates an instance without starting it.
     fn create(&self, req: &CreateRequest<'_>) -> anyhow::Result<()>;
     /// Creates and starts an instance.
@@ -128,7 +138,7 @@ pub trait Runtime: Sync {
     }
     /// The `[[components]]` table, named `component`, that would create
     /// this instance again (for `adopt --write-spec`).
-    fn describe(&self, name: &str, _component: &str) -> anyhow::Result<toml::Value> {
+    fn describe(&self, name: &str, _component: &str) -> anyhow::Result<describe::Description> {
         anyhow::bail!("{name} cannot be described as a component by this runtime")
     }
     /// Resumes a paused instance.

@@ -20,32 +20,8 @@ pub struct ImageConfig {
     pub cmd: Vec<String>,
     /// `K=V` entries.
     pub env: Vec<String>,
-}
-
-impl ImageConfig {
-    /// Reads `podman image inspect` output (one object).
-    pub fn from_inspect(v: &serde_json::Value) -> Self {
-        let strings = |key: &str| -> Vec<String> {
-            v.pointer(&format!("/Config/{key}"))
-                .and_then(|x| x.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        ImageConfig {
-            id: v
-                .get("Id")
-                .and_then(|x| x.as_str())
-                .unwrap_or_default()
-                .to_string(),
-            entrypoint: strings("Entrypoint"),
-            cmd: strings("Cmd"),
-            env: strings("Env"),
-        }
-    }
+    pub working_dir: String,
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// The program (a path inside the image) and its arguments, by OCI rules:
@@ -184,6 +160,7 @@ mod tests {
             entrypoint: vec!["/bin/busybox".into()],
             cmd: vec!["httpd".into(), "-f".into()],
             env: vec!["PATH=/bin".into(), "VERSION=v1".into()],
+            ..ImageConfig::default()
         }
     }
 

@@ -8,15 +8,17 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 
+use super::describe;
 use super::exec::Tool;
+use super::logjson;
+use super::podman_cli::PodmanCli;
 use super::*;
 use crate::model::PullPolicy;
 
 pub use crate::model::Timeouts;
 
 pub struct Podman {
-    tool: Tool,
-    timeouts: Timeouts,
+    cli: PodmanCli,
 }
 
 #[derive(Deserialize)]
@@ -61,7 +63,7 @@ pub fn parse_ps(json: &str) -> anyhow::Result<Vec<Instance>> {
             let name = e.names.into_iter().next()?;
             Some(Instance {
                 name,
-                runtime: "container",
+                runtime: crate::model::RuntimeKind::Container,
                 image: e.image,
                 image_id: e.image_id,
                 state: parse_state(&e.state, e.exit_code),
@@ -73,16 +75,16 @@ pub fn parse_ps(json: &str) -> anyhow::Result<Vec<Instance>> {
 }
 
 impl Podman {
+    pub fn new(cli: PodmanCli) -> Self {
+        Podman { cli }
+    }
+
     pub(super) fn tool(&self) -> &Tool {
-        &self.tool
+        &self.cli.tool
     }
 
     pub(super) fn timeouts(&self) -> &Timeouts {
-        &self.timeouts
-    }
-
-    pub fn new(tool: Tool, timeouts: Timeouts) -> Self {
-        Podman { tool, timeouts }
+        &self.cli.timeouts
     }
 
     fn create_args(&self, req: &CreateRequest<'_>) -> Vec<OsString> {
@@ -138,24 +140,6 @@ impl Podman {
         a
     }
 
-    /// `podman container inspect` of one container, as JSON.
-    pub fn inspect_container(&self, name: &str) -> anyhow::Result<serde_json::Value> {
-        let out = self
-            .tool
-            .run(["container", "inspect", name], self.timeouts.call)
-            .with_context(|| format!("inspecting container {name}"))?;
-        first_object(&out)
-    }
-
-    /// `podman image inspect` of one image, as JSON.
-    pub fn inspect_image(&self, image: &str) -> anyhow::Result<serde_json::Value> {
-        let out = self
-            .tool
-            .run(["image", "inspect", image], self.timeouts.call)
-            .with_context(|| format!("inspecting image {image}"))?;
-        first_object(&out)
-    }
-
     fn run_create(&self, verb: &str, req: &CreateRequest<'_>) -> anyhow::Result<()> {
         let mut args: Vec<OsString> = vec![verb.into()];
         if verb == "run" {
@@ -166,34 +150,26 @@ impl Podman {
             .with_context(|| format!("passing the environment of {}", req.name))?;
         args.extend(env);
         args.extend(self.create_args(req));
-        self.tool
-            .run_with(args, &secrets, self.timeouts.pull)
+        self.cli
+            .tool
+            .run_with(args, &secrets, self.cli.timeouts.pull)
             .with_context(|| format!("creating container {}", req.name))?;
         Ok(())
     }
 }
 
 impl Runtime for Podman {
-    fn owns(&self, _name: &str) -> bool {
-        true
-    }
-
     fn list(&self) -> anyhow::Result<Vec<Instance>> {
         let out = self
+            .cli
             .tool
-            .run(["ps", "--all", "--format", "json"], self.timeouts.call)
+            .run(["ps", "--all", "--format", "json"], self.cli.timeouts.call)
             .context("listing containers")?;
         parse_ps(&out)
     }
 
     fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>> {
-        let present = || -> anyhow::Result<bool> {
-            let out = self.tool.capture(
-                &["image".into(), "exists".into(), image.into()],
-                self.timeouts.call,
-            )?;
-            Ok(out.code == Some(0))
-        };
+        let present = || self.cli.image_exists(image);
         let should_pull = match policy {
             PullPolicy::Always => true,
             PullPolicy::Missing => !present()?,
@@ -207,20 +183,9 @@ impl Runtime for Podman {
             }
         };
         if should_pull {
-            let out = self
-                .tool
-                .run(["pull", "--quiet", image], self.timeouts.pull)
-                .with_context(|| format!("pulling {image}"))?;
-            return Ok(out.lines().last().map(|l| l.trim().to_string()));
+            return self.cli.pull(image);
         }
-        let id = self
-            .tool
-            .run(
-                ["image", "inspect", "--format", "{{.Id}}", image],
-                self.timeouts.call,
-            )
-            .with_context(|| format!("inspecting image {image}"))?;
-        Ok(Some(id.trim().to_string()))
+        Ok(Some(self.cli.inspect_image(image)?.id))
     }
 
     /// One `podman image inspect` for all of them; podman answers in the
@@ -230,7 +195,7 @@ impl Runtime for Podman {
         let inspect = |names: &[String]| -> anyhow::Result<Option<Vec<serde_json::Value>>> {
             let mut args: Vec<OsString> = vec!["image".into(), "inspect".into()];
             args.extend(names.iter().map(OsString::from));
-            let out = self.tool.capture(&args, self.timeouts.call)?;
+            let out = self.cli.tool.capture(&args, self.cli.timeouts.call)?;
             if out.code != Some(0) {
                 return Ok(None);
             }
@@ -260,13 +225,14 @@ impl Runtime for Podman {
     }
 
     fn ensure_network(&self, network: &str) -> anyhow::Result<()> {
-        let exists = self.tool.capture(
+        let exists = self.cli.tool.capture(
             &["network".into(), "exists".into(), network.into()],
-            self.timeouts.call,
+            self.cli.timeouts.call,
         )?;
         if exists.code != Some(0) {
-            self.tool
-                .run(["network", "create", network], self.timeouts.call)
+            self.cli
+                .tool
+                .run(["network", "create", network], self.cli.timeouts.call)
                 .with_context(|| format!("creating network {network}"))?;
         }
         Ok(())
@@ -288,7 +254,7 @@ impl Runtime for Podman {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.tool.run(["start", name], self.timeouts.call) {
+            match self.cli.tool.run(["start", name], self.cli.timeouts.call) {
                 Err(e) if attempt < FIREWALL_ATTEMPTS && firewall_race(&e) => {
                     std::thread::sleep(Duration::from_millis(300 * attempt as u64));
                 }
@@ -304,6 +270,7 @@ impl Runtime for Podman {
         let mut args: Vec<OsString> = vec!["exec".into(), name.into()];
         args.extend(argv.iter().map(Into::into));
         let out = self
+            .cli
             .tool
             .capture(&args, timeout)
             .with_context(|| format!("running the health command in {name}"))?;
@@ -315,34 +282,37 @@ impl Runtime for Podman {
 
     fn stop(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
         let secs = timeout.as_secs().to_string();
-        self.tool
+        self.cli
+            .tool
             .run(
                 ["stop", "--time", &secs, name],
-                timeout.saturating_add(self.timeouts.call),
+                timeout.saturating_add(self.cli.timeouts.call),
             )
             .with_context(|| format!("stopping container {name}"))?;
         Ok(())
     }
 
     fn remove(&self, name: &str) -> anyhow::Result<()> {
-        self.tool
+        self.cli
+            .tool
             .run(
                 ["rm", "--force", "--ignore", "--time", "10", name],
-                self.timeouts.call,
+                self.cli.timeouts.call,
             )
             .with_context(|| format!("removing container {name}"))?;
         Ok(())
     }
 
     fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
-        self.tool
-            .run(["rename", from, to], self.timeouts.call)
+        self.cli
+            .tool
+            .run(["rename", from, to], self.cli.timeouts.call)
             .with_context(|| format!("renaming container {from} to {to}"))?;
         Ok(())
     }
 
     fn state(&self, name: &str) -> anyhow::Result<Option<State>> {
-        let out = self.tool.capture(
+        let out = self.cli.tool.capture(
             &[
                 "container".into(),
                 "inspect".into(),
@@ -350,7 +320,7 @@ impl Runtime for Podman {
                 "{{.State.Status}} {{.State.ExitCode}}".into(),
                 name.into(),
             ],
-            self.timeouts.call,
+            self.cli.timeouts.call,
         )?;
         if out.code != Some(0) {
             if out.stderr.to_lowercase().contains("no such") {
@@ -383,18 +353,15 @@ impl Runtime for Podman {
         self.evidence_of(name)
     }
 
-    fn describe(&self, name: &str, component: &str) -> anyhow::Result<toml::Value> {
-        let inspect = self.inspect_container(name)?;
-        let image = inspect["ImageName"]
-            .as_str()
-            .or(inspect["Config"]["Image"].as_str())
-            .unwrap_or_default()
-            .to_string();
+    fn describe(&self, name: &str, component: &str) -> anyhow::Result<describe::Description> {
+        let inspect = self.cli.inspect_container(name)?;
         // Without the image's own config, its env and command are kept too.
-        let image_config = self
-            .inspect_image(&image)
-            .unwrap_or(serde_json::Value::Null);
-        super::describe::component_table(component, &inspect, &image_config)
+        let image = self.cli.inspect_image(describe::image_of(&inspect)).ok();
+        Ok(describe::component_table(
+            component,
+            &inspect,
+            image.as_ref(),
+        ))
     }
 
     fn logs(
@@ -415,9 +382,43 @@ impl Runtime for Podman {
             args.push("--since".into());
             args.push(crate::timefmt::rfc3339(t).into());
         }
+        let timeout = (!opts.follow).then_some(self.cli.timeouts.call);
+        let Some(component) = &opts.json_component else {
+            args.push(name.into());
+            return self.cli.tool.stream(args, timeout, out);
+        };
+        args.push("--timestamps".into());
         args.push(name.into());
-        let timeout = (!opts.follow).then_some(self.timeouts.call);
-        self.tool.stream(args, timeout, out)
+        let mut emit = |stream, text: &str| {
+            let (time, line) = logjson::split_podman_timestamp(text);
+            logjson::emit(
+                &mut *out,
+                &logjson::LogLine {
+                    time: time.map(str::to_string),
+                    stream,
+                    line,
+                    component,
+                },
+            )
+        };
+        if opts.follow {
+            return self.cli.tool.lines(args, timeout, &mut emit);
+        }
+        // stdout and stderr arrive through two pipes: put a finished log
+        // back in time order (stable, so equal times keep their order).
+        let mut all: Vec<(logjson::Stream, String)> = Vec::new();
+        let code = self.cli.tool.lines(args, timeout, &mut |stream, text| {
+            all.push((stream, text.to_string()));
+            Ok(())
+        })?;
+        all.sort_by(|a, b| {
+            let time = |t: &str| logjson::split_podman_timestamp(t).0.map(str::to_string);
+            time(&a.1).cmp(&time(&b.1))
+        });
+        for (stream, text) in &all {
+            emit(*stream, text)?;
+        }
+        Ok(code)
     }
 }
 
@@ -451,16 +452,6 @@ pub fn manifest_digests(inspect: &serde_json::Value) -> Vec<String> {
         }
     }
     out
-}
-
-fn first_object(json: &str) -> anyhow::Result<serde_json::Value> {
-    let value: serde_json::Value =
-        serde_json::from_str(json).context("parsing podman inspect output")?;
-    value
-        .as_array()
-        .and_then(|a| a.first())
-        .cloned()
-        .context("podman inspect returned nothing")
 }
 
 #[cfg(test)]

@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::exec::{Secrets, Tool};
+use super::podman_cli::PodmanCli;
 use super::qemu_argv::{HostKvm, Machine, choose_machine, qemu_args};
 use super::qmp::Qmp;
 use super::vmstate::*;
 use super::*;
-use crate::model::{PullPolicy, VmSettings};
+use crate::model::{ResolvedAccel, VmSettings};
 
 /// Waits for qemu, then records its exit status (see the module docs). It
 /// writes relative to its working directory, the VM's state directory,
@@ -41,19 +42,24 @@ const POLL: Duration = Duration::from_millis(100);
 
 pub struct Qemu {
     vms: PathBuf,
-    podman: Tool,
+    podman: PodmanCli,
     config: VmSettings,
     trace: bool,
 }
 
 impl Qemu {
-    pub fn new(state_dir: &Path, podman: Tool, config: VmSettings, trace: bool) -> Self {
+    pub fn new(state_dir: &Path, podman: PodmanCli, config: VmSettings, trace: bool) -> Self {
         Qemu {
             vms: state_dir.join("vms"),
             podman,
             config,
             trace,
         }
+    }
+
+    /// Whether a VM of this name exists (its state directory does).
+    pub fn has(&self, name: &str) -> bool {
+        self.dir(name).exists()
     }
 
     fn dir(&self, name: &str) -> VmDir {
@@ -67,7 +73,8 @@ impl Qemu {
         configured: Option<&Path>,
         needed_by: &str,
     ) -> anyhow::Result<Tool> {
-        Ok(Tool::locate(name, configured, needed_by, self.trace)?.recording(&self.podman.children))
+        Ok(Tool::locate(name, configured, needed_by, self.trace)?
+            .recording(&self.podman.tool.children))
     }
 
     fn ops(&self, needed_by: &str) -> anyhow::Result<Tool> {
@@ -96,14 +103,15 @@ impl Qemu {
         let record = dir.record().ok().flatten();
         let mut state = dir.observe();
         let run = dir.run().ok().flatten();
-        if state == State::Running && (query_qmp || run.as_ref().is_some_and(|r| r.accel == "kvm"))
+        if state == State::Running
+            && (query_qmp || run.as_ref().is_some_and(|r| r.accel == ResolvedAccel::Kvm))
         {
             state = qmp_state(&dir, run.as_ref());
         }
         let _ = vmlogs::rotate_if_large(&dir.file(SERIAL_LOG));
         Instance {
             name: name.to_string(),
-            runtime: "unikernel",
+            runtime: crate::model::RuntimeKind::Unikernel,
             image: record.as_ref().map(|r| r.image.clone()).unwrap_or_default(),
             image_id: record
                 .as_ref()
@@ -197,7 +205,7 @@ impl Qemu {
                     pid,
                     start_ticks,
                     started_at: vmlogs::now(),
-                    accel: machine.accel.to_string(),
+                    accel: machine.accel,
                 };
             }
             if Instant::now() >= deadline {
@@ -216,20 +224,20 @@ impl Qemu {
         let serial_at_boot = fs::metadata(&serial).map_or(0, |m| m.len());
         let watch_until = Instant::now() + KVM_BOOT_WATCH;
         loop {
-            match qmp_state(dir, Some(&run)) {
-                State::Running => {}
-                State::Other(why) if why.starts_with("internal-error") => {
+            match qmp_status(dir, Some(&run)) {
+                QmpStatus::Running => {}
+                fault @ QmpStatus::InternalError { .. } => {
                     let _ = self.stop(name, Duration::ZERO);
-                    anyhow::bail!("{name} {why}");
+                    anyhow::bail!("{name} {}", fault.state().describe());
                 }
                 other => anyhow::bail!(
                     "{name} is {} right after boot: {}",
-                    other.describe(),
+                    other.state().describe(),
                     tail_of(&dir.file(QEMU_LOG))
                 ),
             }
             let printed = fs::metadata(&serial).map_or(0, |m| m.len()) > serial_at_boot;
-            if machine.accel != "kvm" || printed || Instant::now() >= watch_until {
+            if machine.accel != ResolvedAccel::Kvm || printed || Instant::now() >= watch_until {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(250));
@@ -237,27 +245,63 @@ impl Qemu {
     }
 }
 
-/// The run state from QMP `query-status`; `internal-error` carries the
-/// cause and the fix. Falls back to the file scan's `Running` if QMP is busy.
+/// A running qemu's own view of its guest, from QMP `query-status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum QmpStatus {
+    /// Running, or QMP too busy to say (the file scan found the process).
+    Running,
+    Paused,
+    GuestPanicked,
+    /// The guest CPU stopped: under KVM on a kvm_pvm host, a known failure
+    /// whose fix is TCG.
+    InternalError {
+        under: Option<ResolvedAccel>,
+        kvm_pvm: bool,
+    },
+}
+
+impl QmpStatus {
+    /// The state shown for it; an internal error carries its cause and fix.
+    fn state(&self) -> State {
+        match self {
+            QmpStatus::Running => State::Running,
+            QmpStatus::Paused => State::Paused,
+            QmpStatus::GuestPanicked => State::Other("guest-panicked".into()),
+            QmpStatus::InternalError { under, kvm_pvm } => {
+                let under = match under {
+                    Some(ResolvedAccel::Kvm) => "KVM",
+                    Some(ResolvedAccel::Tcg) => "TCG",
+                    None => "its accelerator",
+                };
+                let pvm = if *kvm_pvm {
+                    " (this host's /dev/kvm is the kvm_pvm module, which cannot run ordinary guests)"
+                } else {
+                    ""
+                };
+                State::Other(format!(
+                    "internal-error: the guest CPU stopped under {under}{pvm}; set accel = \"tcg\" in the [unikernel] section of mcp.toml"
+                ))
+            }
+        }
+    }
+}
+
 fn qmp_state(dir: &VmDir, run: Option<&RunRecord>) -> State {
+    qmp_status(dir, run).state()
+}
+
+/// The guest's status from QMP. Falls back to `Running` (what the file scan
+/// found) if QMP is busy.
+fn qmp_status(dir: &VmDir, run: Option<&RunRecord>) -> QmpStatus {
     let status = Qmp::connect(&dir.file(QMP_SOCKET), QMP_TIMEOUT).and_then(|mut q| q.status());
     match status.as_deref() {
-        Ok("internal-error") => {
-            let under = run.map_or("its accelerator", |r| {
-                if r.accel == "kvm" { "KVM" } else { "TCG" }
-            });
-            let pvm = if Path::new("/sys/module/kvm_pvm").exists() {
-                " (this host's /dev/kvm is the kvm_pvm module, which cannot run ordinary guests)"
-            } else {
-                ""
-            };
-            State::Other(format!(
-                "internal-error: the guest CPU stopped under {under}{pvm}; set accel = \"tcg\" in the [unikernel] section of mcp.toml"
-            ))
-        }
-        Ok("paused") => State::Paused,
-        Ok("guest-panicked") => State::Other("guest-panicked".into()),
-        _ => State::Running,
+        Ok("internal-error") => QmpStatus::InternalError {
+            under: run.map(|r| r.accel),
+            kvm_pvm: Path::new("/sys/module/kvm_pvm").exists(),
+        },
+        Ok("paused") => QmpStatus::Paused,
+        Ok("guest-panicked") => QmpStatus::GuestPanicked,
+        _ => QmpStatus::Running,
     }
 }
 
@@ -306,27 +350,10 @@ impl Runtime for Qemu {
         Ok(names.iter().map(|n| self.instance(n, false)).collect())
     }
 
-    fn owns(&self, name: &str) -> bool {
-        self.dir(name).exists()
-    }
-
     fn preflight(&self, req: &CreateRequest<'_>) -> anyhow::Result<()> {
         let needed_by = format!("{}/{}", req.service, req.spec.name);
         self.ops(&needed_by)?;
         self.qemu(&needed_by)?;
-        Ok(())
-    }
-
-    fn pull(&self, image: &str, policy: PullPolicy) -> anyhow::Result<Option<String>> {
-        if policy == PullPolicy::Always {
-            self.podman
-                .run(["pull", "--quiet", image], Duration::from_secs(900))
-                .with_context(|| format!("pulling {image}"))?;
-        }
-        Ok(Some(vmbuild::ensure_image(&self.podman, image)?.id))
-    }
-
-    fn ensure_network(&self, _network: &str) -> anyhow::Result<()> {
         Ok(())
     }
 
@@ -525,6 +552,7 @@ impl Runtime for Qemu {
             opts.since,
             opts.follow,
             &alive,
+            opts.json_component.as_deref(),
             out,
         )?;
         Ok(0)

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::model::Accel;
+use crate::model::{Accel, ResolvedAccel};
 
 use super::vmstate::{QEMU_PIDFILE, QMP_SOCKET, SERIAL_LOG, VmRecord};
 
@@ -33,7 +33,7 @@ impl HostKvm {
 /// The accelerator and CPU model for a boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Machine {
-    pub accel: &'static str,
+    pub accel: ResolvedAccel,
     pub cpu: String,
 }
 
@@ -52,7 +52,11 @@ pub fn choose_machine(accel: Accel, cpu: Option<&str>, host: HostKvm) -> Machine
         "host"
     };
     Machine {
-        accel: if kvm { "kvm" } else { "tcg" },
+        accel: if kvm {
+            ResolvedAccel::Kvm
+        } else {
+            ResolvedAccel::Tcg
+        },
         cpu: cpu.unwrap_or(default_cpu).to_string(),
     }
 }
@@ -106,7 +110,7 @@ pub fn qemu_args(vm: &VmRecord, machine: &Machine) -> anyhow::Result<Vec<String>
         a("-machine"),
         a("q35"),
         a("-accel"),
-        a(machine.accel),
+        a(machine.accel.as_str()),
         a("-cpu"),
         machine.cpu.clone(),
         a("-m"),
@@ -161,10 +165,16 @@ mod tests {
             usable: false,
             pvm: false,
         };
-        assert_eq!(choose_machine(Accel::Auto, None, pvm).accel, "tcg");
+        assert_eq!(
+            choose_machine(Accel::Auto, None, pvm).accel,
+            ResolvedAccel::Tcg
+        );
         assert_eq!(choose_machine(Accel::Auto, None, pvm).cpu, "max");
         assert_eq!(choose_machine(Accel::Auto, None, kvm).cpu, "host");
-        assert_eq!(choose_machine(Accel::Auto, None, none).accel, "tcg");
+        assert_eq!(
+            choose_machine(Accel::Auto, None, none).accel,
+            ResolvedAccel::Tcg
+        );
         assert_eq!(
             choose_machine(Accel::Kvm, None, pvm).cpu,
             "host,-arch-capabilities"

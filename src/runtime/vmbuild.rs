@@ -11,30 +11,17 @@ use anyhow::Context;
 
 use super::exec::{Secrets, Tool};
 use super::ops::{self, ImageConfig};
+use super::podman_cli::PodmanCli;
 
-const QUICK: Duration = Duration::from_secs(60);
-const PULL: Duration = Duration::from_secs(900);
 /// Real ops may download its Nanos kernel on a first build.
 const BUILD: Duration = Duration::from_secs(900);
 
 /// Pulls `image` if it is not present, then reads its config.
-pub fn ensure_image(podman: &Tool, image: &str) -> anyhow::Result<ImageConfig> {
-    let exists = podman.capture(&["image".into(), "exists".into(), image.into()], QUICK)?;
-    if exists.code != Some(0) {
-        podman
-            .run(["pull", "--quiet", image], PULL)
-            .with_context(|| format!("pulling {image}"))?;
+pub fn ensure_image(podman: &PodmanCli, image: &str) -> anyhow::Result<ImageConfig> {
+    if !podman.image_exists(image)? {
+        podman.pull(image)?;
     }
-    let out = podman
-        .run(["image", "inspect", image], QUICK)
-        .with_context(|| format!("inspecting image {image}"))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&out).context("parsing podman image inspect output")?;
-    let first = value
-        .as_array()
-        .and_then(|a| a.first())
-        .context("podman image inspect returned nothing")?;
-    let config = ImageConfig::from_inspect(first);
+    let config = podman.inspect_image(image)?;
     if config.id.is_empty() {
         anyhow::bail!("podman image inspect {image} shows no image id");
     }
@@ -47,7 +34,7 @@ pub fn ensure_image(podman: &Tool, image: &str) -> anyhow::Result<ImageConfig> {
 /// something to copy from; this works rootless too, unlike `image mount`.
 /// Symlinks (e.g. `/bin/sh -> busybox`) are followed inside the image.
 pub fn extract_program(
-    podman: &Tool,
+    podman: &PodmanCli,
     image: &str,
     config: &ImageConfig,
     program: &str,
@@ -57,20 +44,18 @@ pub fn extract_program(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let scratch = format!("mcp-extract-{}-{nanos}", std::process::id());
-    podman
-        .run(["create", "--name", &scratch, image], QUICK)
-        .with_context(|| {
-            format!("creating a scratch container of {image} to copy {program} out")
-        })?;
+    podman.create_scratch(&scratch, image).with_context(|| {
+        format!("creating a scratch container of {image} to copy {program} out")
+    })?;
     let copied = copy_out(podman, &scratch, config, program, dest_dir);
-    let removed = podman.run(["rm", "--force", &scratch], QUICK);
+    let removed = podman.remove(&scratch);
     let path = copied.with_context(|| format!("copying the program {program} out of {image}"))?;
     removed.with_context(|| format!("removing the scratch container {scratch}"))?;
     Ok(path)
 }
 
 fn copy_out(
-    podman: &Tool,
+    podman: &PodmanCli,
     container: &str,
     config: &ImageConfig,
     program: &str,
@@ -93,12 +78,7 @@ fn copy_out(
         let mut source = candidate;
         for _ in 0..8 {
             let _ = fs::remove_file(&dest);
-            let args: Vec<OsString> = vec![
-                "cp".into(),
-                format!("{container}:{source}").into(),
-                dest.clone().into(),
-            ];
-            if let Err(e) = podman.run(args, QUICK) {
+            if let Err(e) = podman.cp(container, &source, &dest) {
                 last_err = Some(e);
                 continue 'candidates;
             }

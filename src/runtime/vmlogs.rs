@@ -47,6 +47,26 @@ fn boot_marker_time(line: &str) -> Option<i64> {
     time.trim().parse().ok()
 }
 
+/// The time of an mcp marker line (`-- mcp: boot at 1700000000 --`).
+fn marker_time(line: &str) -> Option<i64> {
+    let rest = line.strip_prefix(MARKER)?.strip_suffix(" --")?;
+    rest.rsplit_once(" at ")?.1.trim().parse().ok()
+}
+
+/// One console line as JSON. The console carries no times; mcp's own
+/// marker lines do.
+fn emit_json(out: &mut dyn Write, line: &str, component: &str) -> anyhow::Result<()> {
+    super::logjson::emit(
+        out,
+        &super::logjson::LogLine {
+            time: marker_time(line).map(crate::timefmt::rfc3339),
+            stream: super::logjson::Stream::Console,
+            line,
+            component,
+        },
+    )
+}
+
 /// Keeps the log under the bound: copies it to `serial.log.1` and truncates.
 pub fn rotate_if_large(log: &Path) -> anyhow::Result<()> {
     let Ok(meta) = fs::metadata(log) else {
@@ -91,6 +111,7 @@ pub fn print(
     since: Option<i64>,
     follow: bool,
     alive: &dyn Fn() -> bool,
+    json_component: Option<&str>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let mut file = match File::open(log) {
@@ -103,7 +124,10 @@ pub fn print(
         .with_context(|| format!("reading {}", log.display()))?;
     let text = String::from_utf8_lossy(&bytes);
     for line in select(&text, tail, since) {
-        writeln!(out, "{line}")?;
+        match json_component {
+            Some(c) => emit_json(out, line, c)?,
+            None => writeln!(out, "{line}")?,
+        }
     }
     out.flush()?;
     if !follow {
@@ -111,6 +135,8 @@ pub fn print(
     }
     let mut pos = bytes.len() as u64;
     let mut buf = Vec::new();
+    // JSON lines need whole lines: a partial one waits for its end.
+    let mut partial: Vec<u8> = Vec::new();
     loop {
         let len = fs::metadata(log).map(|m| m.len()).unwrap_or(0);
         if len < pos {
@@ -124,11 +150,26 @@ pub fn print(
                 .take(len - pos)
                 .read_to_end(&mut buf)?;
             pos += buf.len() as u64;
-            out.write_all(&buf)?;
-            out.flush()?;
+            match json_component {
+                Some(c) => {
+                    partial.extend_from_slice(&buf);
+                    while let Some(end) = partial.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = partial.drain(..=end).collect();
+                        let text = String::from_utf8_lossy(&line);
+                        emit_json(out, text.trim_end_matches(['\n', '\r']), c)?;
+                    }
+                }
+                None => {
+                    out.write_all(&buf)?;
+                    out.flush()?;
+                }
+            }
             continue;
         }
         if !alive() {
+            if let (Some(c), false) = (json_component, partial.is_empty()) {
+                emit_json(out, &String::from_utf8_lossy(&partial), c)?;
+            }
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -147,6 +188,22 @@ mod tests {
         assert_eq!(select(log, None, Some(120))[1], "old 1");
         assert_eq!(select(log, None, Some(50)).len(), 7);
         assert_eq!(select(log, Some(0), None).len(), 0);
+    }
+
+    #[test]
+    fn json_lines_carry_the_time_of_markers_only() {
+        let mut out = Vec::new();
+        emit_json(&mut out, "-- mcp: boot at 1700000000 --", "vm/app").unwrap();
+        emit_json(&mut out, "hello", "vm/app").unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["time"], "2023-11-14T22:13:20Z");
+        assert_eq!(lines[1]["time"], serde_json::Value::Null);
+        assert_eq!(lines[1]["stream"], "console");
+        assert_eq!(lines[1]["component"], "vm/app");
     }
 
     #[test]

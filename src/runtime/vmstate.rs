@@ -21,6 +21,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::State;
+use crate::model::ResolvedAccel;
 
 pub const RECORD: &str = "vm.json";
 pub const RUN: &str = "run.json";
@@ -60,8 +61,7 @@ pub struct RunRecord {
     pub start_ticks: u64,
     /// Unix time of the boot.
     pub started_at: i64,
-    /// `kvm` or `tcg`.
-    pub accel: String,
+    pub accel: ResolvedAccel,
 }
 
 /// One VM directory.
@@ -238,7 +238,7 @@ mod tests {
             pid: me,
             start_ticks,
             started_at: 0,
-            accel: "tcg".into(),
+            accel: ResolvedAccel::Tcg,
         };
         write_json(&vm.file(RUN), &run(ticks)).unwrap();
         assert_eq!(vm.live_pid(), Some(me));

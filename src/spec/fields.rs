@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use super::model::{PortSpec, Protocol, VolumeSpec};
+use crate::model::ImageRef;
 
 fn name_like(s: &str, max: usize, first: fn(char) -> bool, rest: fn(char) -> bool) -> bool {
     let mut chars = s.chars();
@@ -115,11 +116,8 @@ pub fn check_image(image: &str) -> Result<(), String> {
     if image.starts_with('-') {
         return Err("it starts with `-`, which podman would read as an option".into());
     }
-    let (name, digest) = match image.split_once('@') {
-        Some((n, d)) => (n, Some(d)),
-        None => (image, None),
-    };
-    if let Some(d) = digest {
+    let parsed = ImageRef::parse(image);
+    if let Some(d) = parsed.digest() {
         let hex = d
             .strip_prefix("sha256:")
             .ok_or("the digest must start with sha256:")?;
@@ -131,7 +129,7 @@ pub fn check_image(image: &str) -> Result<(), String> {
             return Err("the digest must be sha256: followed by 64 lower-case hex digits".into());
         }
     }
-    let (repo, tag) = split_tag(name);
+    let (repo, tag) = (parsed.repository(), parsed.tag());
     if let Some(tag) = tag {
         if tag.is_empty() {
             return Err("the tag after `:` is empty".into());
@@ -177,28 +175,11 @@ fn looks_like_host(first: &str) -> bool {
     first.contains('.') || first.contains(':') || first == "localhost"
 }
 
-/// Splits `repo[:tag]` without mistaking a registry port for a tag.
-pub fn split_tag(name: &str) -> (&str, Option<&str>) {
-    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-    match name[last_slash..].rfind(':') {
-        Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
-        None => (name, None),
-    }
-}
+pub use crate::model::split_tag;
 
 /// The version shown for an image: its tag, a short digest, or `latest`.
 pub fn image_version(image: &str) -> String {
-    if let Some((_, digest)) = image.split_once('@') {
-        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-        // Not `&hex[..12]`: the image may come from podman unvalidated, and
-        // byte 12 need not be a char boundary.
-        let short: String = hex.chars().take(12).collect();
-        return format!("sha256:{short}");
-    }
-    match split_tag(image) {
-        (_, Some(tag)) => tag.to_string(),
-        (_, None) => "latest".to_string(),
-    }
+    ImageRef::parse(image).version()
 }
 
 /// Parses podman's `-p` syntax: `[[ip:]hostPort:]containerPort[/proto]`, with an

@@ -120,7 +120,10 @@ fn accepted(spec: &super::model::ServiceSpec) {
         }
         for (j, r) in c.routes.iter().enumerate() {
             assert!(fields::is_component_name(&r.name) && r.port > 0);
-            assert!(r.mode == "l4" || r.mode == "l7");
+            assert!(matches!(
+                r.mode,
+                crate::model::RouteMode::L4 | crate::model::RouteMode::L7
+            ));
             assert!(r.hostname.as_deref().is_none_or(fields::is_hostname));
             assert!(c.routes[..j].iter().all(|o| o.name != r.name));
         }

@@ -16,9 +16,9 @@ use super::model::{ComponentSpec, DEFAULT_STOP_TIMEOUT, RuntimeKind};
 /// hash so an upgrade of mcp alone never looks like a spec change.
 pub const HASH_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeSpec {
-    pub runtime: String,
+    pub runtime: RuntimeKind,
     pub network: Option<String>,
     pub user: Option<String>,
     pub restart: String,
@@ -40,7 +40,7 @@ pub struct RuntimeSpec {
 impl RuntimeSpec {
     pub fn of(c: &ComponentSpec) -> Self {
         RuntimeSpec {
-            runtime: c.runtime.as_str().to_string(),
+            runtime: c.runtime,
             network: c.network.clone(),
             user: c.user.clone(),
             restart: c.restart.as_str().to_string(),
@@ -66,28 +66,5 @@ impl RuntimeSpec {
     pub fn hash(&self) -> String {
         let digest = Sha256::digest(self.canonical_json().as_bytes());
         digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// Names of the fields that differ, for causes like `spec changed: ports, env`.
-    pub fn changed_fields(&self, other: &RuntimeSpec) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        let mut check = |name, differs: bool| {
-            if differs {
-                out.push(name);
-            }
-        };
-        check("runtime", self.runtime != other.runtime);
-        check("network", self.network != other.network);
-        check("user", self.user != other.user);
-        check("restart", self.restart != other.restart);
-        check("ports", self.ports != other.ports);
-        check("volumes", self.volumes != other.volumes);
-        check("cmd", self.cmd != other.cmd);
-        check("env", self.env != other.env);
-        check("memory_mb", self.memory_mb != other.memory_mb);
-        check("vcpus", self.vcpus != other.vcpus);
-        check("stop_signal", self.stop_signal != other.stop_signal);
-        check("stop_timeout", self.stop_timeout != other.stop_timeout);
-        out
     }
 }

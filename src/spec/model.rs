@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceSpec {
@@ -104,29 +104,7 @@ impl Rollout {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuntimeKind {
-    Container,
-    Unikernel,
-}
-
-impl RuntimeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuntimeKind::Container => "container",
-            RuntimeKind::Unikernel => "unikernel",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "container" => Some(RuntimeKind::Container),
-            "unikernel" => Some(RuntimeKind::Unikernel),
-            _ => None,
-        }
-    }
-}
+pub use crate::model::{RouteMode, RuntimeKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum RestartPolicy {
@@ -222,7 +200,7 @@ impl fmt::Display for VolumeSpec {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthProbe {
     Tcp(u16),
@@ -231,17 +209,22 @@ pub enum HealthProbe {
     Cmd(Vec<String>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthCheck {
     pub probe: HealthProbe,
-    #[serde(serialize_with = "serialize_secs")]
+    #[serde(
+        serialize_with = "serialize_secs",
+        deserialize_with = "deserialize_secs"
+    )]
     pub timeout: Duration,
     /// Pause between attempts as written; `None` takes the probe's default
     /// (see [`HealthCheck::interval`]). Left out of the JSON when unset so the
     /// registry's stored check of older specs reads as unchanged.
     #[serde(
         serialize_with = "serialize_opt_millis",
-        skip_serializing_if = "Option::is_none"
+        deserialize_with = "deserialize_opt_millis",
+        skip_serializing_if = "Option::is_none",
+        default
     )]
     pub interval: Option<Duration>,
 }
@@ -266,6 +249,10 @@ fn serialize_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::
     s.serialize_u64(d.as_secs())
 }
 
+fn deserialize_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_secs)
+}
+
 fn serialize_opt_millis<S: serde::Serializer>(
     d: &Option<Duration>,
     s: S,
@@ -276,11 +263,17 @@ fn serialize_opt_millis<S: serde::Serializer>(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+fn deserialize_opt_millis<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    Option::<u64>::deserialize(d).map(|ms| ms.map(Duration::from_millis))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     pub name: String,
     pub port: u16,
-    pub mode: String,
+    pub mode: RouteMode,
     pub hostname: Option<String>,
 }
 

@@ -610,10 +610,10 @@ impl<'a> FileReader<'a> {
             };
 
             let mode = match t.get("mode") {
-                None => Some("l4".to_string()),
+                None => Some(RouteMode::L4),
                 Some(m) => self.string(m, "routes.mode").and_then(|s| {
-                    if s == "l4" || s == "l7" {
-                        Some(s)
+                    if let Some(mode) = RouteMode::parse(&s) {
+                        Some(mode)
                     } else {
                         self.hint(
                             m.span(),

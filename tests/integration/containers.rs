@@ -365,7 +365,8 @@ fn removing_a_component_removes_its_container_and_prune_removes_services() {
     assert_eq!(host.curl_once(p2), None);
 
     host.remove_service("web");
-    host.mcp(["sync"]).success().stdout_has("use --prune");
+    // A kept orphan is a note on stderr, not a change (issue 16).
+    host.mcp(["sync"]).success().stderr_has("sync --prune");
     host.assert_serves(p1, "v1");
     host.mcp(["sync", "--prune"]).success();
     assert_eq!(host.curl_once(p1), None);

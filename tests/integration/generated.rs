@@ -222,3 +222,108 @@ fn completions_and_man_page_have_the_expected_shape() {
         "`mcp man sync` does not mention --dry-run"
     );
 }
+
+/// Every `mcp-X(1)` a page points to is a page that exists.
+#[test]
+fn man_pages_refer_only_to_pages_that_exist() {
+    let pages: BTreeSet<String> = mcp::commands::man::page_names().into_iter().collect();
+    for page in &pages {
+        let argv: Vec<&str> = match page.strip_prefix("mcp-") {
+            Some(command) => vec!["man", command],
+            None => vec!["man"],
+        };
+        // roff writes `mcp-sync(1)` as `mcp\-sync(1)`.
+        let text = render_text(&argv).replace("\\-", "-");
+        for (i, _) in text.match_indices("(1)") {
+            let start = text[..i]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .map_or(0, |p| p + 1);
+            let named = &text[start..i];
+            if named.starts_with("mcp") {
+                assert!(
+                    pages.contains(named),
+                    "the page of `mcp {}` names {named}(1), which does not exist; pages: {pages:?}",
+                    argv[1..].join(" ")
+                );
+            }
+        }
+    }
+}
+
+/// The config keys mcp accepts, as its own error for an unknown key lists
+/// them (`expected one of ...`), so a key added to the config is caught here.
+fn accepted_config_keys(section: Option<&str>) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mcp.toml");
+    let text = match section {
+        Some(s) => format!("[{s}]\nno_such_key = 1\n"),
+        None => "no_such_key = 1\n".to_string(),
+    };
+    fs::write(&config, text).unwrap();
+    let mut cmd = crate::support::isolation::mcp_command(dir.path());
+    let out = cmd
+        .arg("--config")
+        .arg(&config)
+        .arg("--services")
+        .arg(dir.path().join("services"))
+        .arg("--db")
+        .arg(dir.path().join("r.db"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("history")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let list = stderr
+        .split_once("expected one of")
+        .unwrap_or_else(|| panic!("no key list in the error for an unknown key:\n{stderr}"))
+        .1;
+    list.lines()
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(|k| k.trim().trim_matches('`').to_string())
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+#[test]
+fn man_page_documents_every_config_key() {
+    let man = render_text(&["man"]).replace("\\-", "-");
+    let files = man
+        .split_once(".SH FILES")
+        .expect("`mcp man` has a FILES section")
+        .1;
+    let mut missing = Vec::new();
+    let top = accepted_config_keys(None);
+    assert!(top.contains(&"podman".to_string()), "keys: {top:?}");
+    for section in [None, Some("podman"), Some("unikernel")] {
+        for key in accepted_config_keys(section) {
+            if section.is_none() && (key == "podman" || key == "unikernel") {
+                assert!(files.contains(&format!("[{key}]")), "no [{key}] in FILES");
+                continue;
+            }
+            let shown = match section {
+                Some(s) => format!("[{s}] {key}"),
+                None => key.clone(),
+            };
+            // Keys are listed comma- or space-separated after their section.
+            let scope = match section {
+                Some(s) => files.split_once(&format!("[{s}]")).map_or("", |p| p.1),
+                None => files,
+            };
+            let scope = scope.split(";").next().unwrap_or_default();
+            let listed = scope
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .any(|w| w == key);
+            if !listed {
+                missing.push(shown);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "`mcp man` (FILES) does not document these config keys: {missing:?}"
+    );
+}

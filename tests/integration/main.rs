@@ -4,6 +4,8 @@ mod bad_input;
 mod bridges;
 mod containers;
 mod faults;
+mod fixed_point_property;
+mod fixed_points;
 mod generated;
 mod health;
 mod isolation;

@@ -105,9 +105,10 @@ fn removed_service_is_reported_until_pruned() {
     host.write_service("old", &inactive_web(&host, "v1"));
     host.mcp(["sync"]).success();
     host.remove_service("old");
+    // Reported on stderr: a kept orphan is not a change (issue 16).
     host.mcp(["sync"])
         .success()
-        .stdout_has("service file is gone; kept (use --prune to remove)");
+        .stderr_has("old: its service file is gone; kept as it is (sync --prune removes it)");
     host.mcp(["sync", "--prune"])
         .success()
         .stdout_has("removed service");

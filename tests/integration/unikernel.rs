@@ -152,6 +152,24 @@ fn container_and_vm_side_by_side() {
     h.mcp(&["logs", "svc/vm", "--tail", "20"])
         .success()
         .stdout_has("hello from uni v1");
+    // --json: one object per console line; the boot marker carries a time.
+    let out = h.mcp(&["--json", "logs", "svc/vm"]).success();
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{out}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["stream"] == "console" && l["component"] == "svc/vm"),
+        "{out}"
+    );
+    assert!(
+        lines.iter().any(|l| l["line"] == "hello from uni v1"),
+        "{out}"
+    );
+    assert!(lines.iter().any(|l| l["time"].is_string()), "{out}");
 
     // kill -9 of qemu: drift, then sync boots it again.
     let pid = h.qemu_pid("svc-vm").expect("vm.pid");

@@ -108,7 +108,7 @@ impl FileReader<'_> {
             None => DEFAULT_HEALTH_TIMEOUT,
             Some(tv) => match self.string(tv, "health.timeout") {
                 Some(s) => match crate::duration::parse(&s) {
-                    Ok(d) if d.is_zero() || d > Duration::from_secs(3600) => {
+                    Ok(d) if d < Duration::from_secs(1) || d > Duration::from_secs(3600) => {
                         self.hint(
                             tv.span(),
                             format!("health timeout `{}` is out of range", fields::shown(&s)),
