@@ -7,12 +7,49 @@ use super::health::wait_healthy;
 use super::plan::Desired;
 use crate::runtime::{CreateRequest, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
 
-/// How far a replacement got; a rollback undoes exactly these steps.
+/// How far a replacement got (stop-first here, the start-first switch in
+/// `rollout.rs`); a rollback undoes exactly these steps.
 #[derive(Debug, Default)]
-struct Swap {
-    old_stopped: bool,
-    old_aside: bool,
-    new_in_place: bool,
+pub(super) struct Swap {
+    pub(super) old_stopped: bool,
+    pub(super) old_aside: bool,
+    pub(super) new_in_place: bool,
+}
+
+impl Swap {
+    /// The failed new instance's evidence (exit code, last log lines), read
+    /// before the rollback removes it, added to `why`.
+    pub(super) fn with_evidence(
+        &self,
+        runtime: &dyn Runtime,
+        why: anyhow::Error,
+        name: &str,
+        next: &str,
+    ) -> anyhow::Error {
+        let failed = if self.new_in_place { name } else { next };
+        match runtime.evidence(failed) {
+            Some(evidence) => why.context(evidence),
+            None => why,
+        }
+    }
+
+    /// Removes the failed new instance and puts the old one back as it was.
+    pub(super) fn undo(
+        &self,
+        runtime: &dyn Runtime,
+        name: &str,
+        next: &str,
+        prev: &str,
+    ) -> anyhow::Result<()> {
+        runtime.remove(if self.new_in_place { name } else { next })?;
+        if self.old_aside {
+            runtime.rename(prev, name)?;
+        }
+        if self.old_stopped {
+            runtime.start(name)?;
+        }
+        Ok(())
+    }
 }
 
 /// Replaces a component's instance without losing it: create the new one
@@ -67,26 +104,11 @@ pub fn replace(
         runtime.remove(&prev)?;
         return Ok(());
     };
-    // Keep the evidence before the rollback removes the failed instance.
-    let failed = if swap.new_in_place { &name } else { &next };
-    let why = match runtime.evidence(failed) {
-        Some(evidence) => why.context(evidence),
-        None => why,
-    };
+    let why = swap.with_evidence(runtime, why, &name, &next);
     if old.is_none() {
         return Err(why.context(format!("the new {name} failed")));
     }
-    let rollback = (|| -> anyhow::Result<()> {
-        runtime.remove(if swap.new_in_place { &name } else { &next })?;
-        if swap.old_aside {
-            runtime.rename(&prev, &name)?;
-        }
-        if swap.old_stopped {
-            runtime.start(&name)?;
-        }
-        Ok(())
-    })();
-    match rollback {
+    match swap.undo(runtime, &name, &next, &prev) {
         Ok(()) => Err(why.context(format!(
             "the new {name} failed; the previous version was put back{}",
             if old_running { " and is running" } else { "" }

@@ -21,7 +21,7 @@ use anyhow::Context;
 
 use super::health::wait_healthy;
 use super::plan::Desired;
-use super::replace::replace as stop_first;
+use super::replace::{Swap, replace as stop_first};
 use crate::runtime::{CreateRequest, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
 use crate::spec::{ComponentSpec, HealthProbe, PortSpec, Protocol, Rollout};
 
@@ -187,14 +187,6 @@ fn trial(
     }
 }
 
-/// How far a start-first switch got; a rollback undoes exactly these steps.
-#[derive(Debug, Default)]
-struct Switch {
-    old_aside: bool,
-    new_in_place: bool,
-    old_stopped: bool,
-}
-
 fn start_first(
     runtime: &dyn Runtime,
     service: &str,
@@ -245,7 +237,7 @@ fn start_first(
             "the new {name} passed its check, but creating it on the real ports failed; the old one kept serving"
         )));
     }
-    let mut sw = Switch::default();
+    let mut sw = Swap::default();
     let switched = (|| -> anyhow::Result<()> {
         runtime.rename(&name, &prev)?;
         sw.old_aside = true;
@@ -266,23 +258,8 @@ fn start_first(
         runtime.remove(&prev)?;
         return Ok(());
     };
-    // Keep the evidence before the rollback removes the failed instance.
-    let failed = if sw.new_in_place { &name } else { &next };
-    let why = match runtime.evidence(failed) {
-        Some(evidence) => why.context(evidence),
-        None => why,
-    };
-    let rollback = (|| -> anyhow::Result<()> {
-        runtime.remove(if sw.new_in_place { &name } else { &next })?;
-        if sw.old_aside {
-            runtime.rename(&prev, &name)?;
-        }
-        if sw.old_stopped {
-            runtime.start(&name)?;
-        }
-        Ok(())
-    })();
-    match rollback {
+    let why = sw.with_evidence(runtime, why, &name, &next);
+    match sw.undo(runtime, &name, &next, &prev) {
         Ok(()) => Err(why.context(format!(
             "the new {name} failed on the real ports; the previous version was put back and is running"
         ))),
