@@ -10,7 +10,7 @@ mod sql;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rusqlite::Connection;
@@ -44,8 +44,7 @@ impl Registry {
         let mut conn = Connection::open(path)
             .with_context(|| format!("opening registry {}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .context("enabling WAL on the registry")?;
+        enable_wal(&conn).context("enabling WAL on the registry")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(&mut conn)
@@ -71,6 +70,31 @@ impl Registry {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(result == "ok")
     }
+}
+
+/// Switches the registry to WAL, retrying while another process holds the
+/// lock. SQLite answers the journal-mode switch with SQLITE_BUSY at once,
+/// without calling the busy handler, when two connections race to upgrade
+/// their shared locks on a fresh file (cron's sync and a person's status
+/// opening a new registry together), so `busy_timeout` alone is not enough.
+fn enable_wal(conn: &Connection) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 #[cfg(test)]
