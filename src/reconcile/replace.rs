@@ -1,6 +1,6 @@
 //! Replacing a component's instance without losing it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::apply::stop_grace;
 use super::health::wait_healthy;
@@ -46,9 +46,37 @@ impl Swap {
             runtime.rename(prev, name)?;
         }
         if self.old_stopped {
-            runtime.start(name)?;
+            start_on_released_ports(runtime, name)?;
         }
         Ok(())
+    }
+}
+
+/// How long a start waits for host ports that an instance stopped a moment
+/// ago still holds. Seen in CI replacing a crash-looping container: the old
+/// one was reported `exited` and the new one's start still found the port
+/// taken. The likely holder is the old conmon, which keeps the reserved host
+/// ports until it exits, a little after podman reports the exit (not proven:
+/// it takes a loaded host to see it).
+const PORT_RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// Whether `err` says a host port was taken.
+pub(super) fn port_taken(err: &anyhow::Error) -> bool {
+    format!("{err:#}").contains("address already in use")
+}
+
+/// Starts `name` on ports that another instance has just given up, waiting
+/// up to [`PORT_RELEASE_WAIT`] for them to be free; a port held for longer
+/// (by something else) fails as before.
+pub(super) fn start_on_released_ports(runtime: &dyn Runtime, name: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + PORT_RELEASE_WAIT;
+    loop {
+        match runtime.start(name) {
+            Err(e) if port_taken(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            result => return result,
+        }
     }
 }
 
@@ -96,7 +124,13 @@ pub fn replace(
         }
         runtime.rename(&next, &name)?;
         swap.new_in_place = true;
-        runtime.start(&name)?;
+        // Without an old instance there are no ports to wait for, and a
+        // taken one is somebody else's: fail at once.
+        if old.is_some() {
+            start_on_released_ports(runtime, &name)?;
+        } else {
+            runtime.start(&name)?;
+        }
         wait_healthy(runtime, &name, d.spec, settle)
     })();
     let Err(why) = swapped else {

@@ -21,7 +21,7 @@ use anyhow::Context;
 
 use super::health::wait_healthy;
 use super::plan::Desired;
-use super::replace::{Swap, replace as stop_first};
+use super::replace::{Swap, port_taken, replace as stop_first, start_on_released_ports};
 use crate::runtime::{CreateRequest, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
 use crate::spec::{ComponentSpec, HealthProbe, PortSpec, Protocol, Rollout};
 
@@ -116,11 +116,6 @@ fn free_port(protocol: Protocol) -> anyhow::Result<u16> {
     .context("finding a free loopback port for the trial instance")?
     .port();
     Ok(port)
-}
-
-fn port_taken(err: &anyhow::Error) -> bool {
-    let text = format!("{err:#}");
-    text.contains("address already in use")
 }
 
 /// Runs the new version beside the old one on side ports until it passes
@@ -250,7 +245,7 @@ fn start_first(
         // must never revive it under its .prev name and take the port back.
         sw.old_stopped = true;
         runtime.retire(&prev, d.spec.stop_timeout)?;
-        runtime.start(&name)?;
+        start_on_released_ports(runtime, &name)?;
         wait_healthy(runtime, &name, d.spec, settle)
     })();
     let Err(why) = switched else {

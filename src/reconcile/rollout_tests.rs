@@ -125,6 +125,43 @@ fn a_final_start_that_fails_puts_the_old_one_back_running() {
     assert_eq!(serving(&fake), ("r:5000/web:v1".into(), State::Running));
 }
 
+/// What podman says when a port its conmon reserves is still held.
+const PORT_HELD: &str =
+    "cannot listen on the TCP port: listen tcp4 127.0.0.1:8080: bind: address already in use";
+
+/// The old instance's conmon can hold its ports a moment after podman says
+/// it exited (seen in CI, replacing a crash-looping container): the start on
+/// the real ports waits for them instead of rolling back.
+#[test]
+fn a_start_on_ports_the_old_one_still_holds_waits_for_them() {
+    for extra in ["", "rollout = \"stop-first\"\n"] {
+        let fake = running_v1(extra);
+        fake.fail_once_with("start web-app", PORT_HELD);
+        deploy_v2(&fake, extra).unwrap();
+        let calls = fake.calls();
+        let starts = calls.iter().filter(|c| *c == "start web-app").count();
+        assert_eq!(starts, 2, "{extra}: {calls:?}");
+        assert_eq!(calls.last().unwrap(), "remove web-app.prev", "{extra}");
+        assert_eq!(serving(&fake), ("r:5000/web:v2".into(), State::Running));
+    }
+}
+
+/// Without an old instance nobody is about to give the port up: a first
+/// start on a taken port fails at once.
+#[test]
+fn a_taken_port_with_no_old_instance_fails_at_once() {
+    let fake = Fake::new([]);
+    fake.fail_once_with("start web-app", PORT_HELD);
+    let why = format!("{:#}", deploy_v2(&fake, "").unwrap_err());
+    assert!(why.contains("address already in use"), "{why}");
+    let starts = fake
+        .calls()
+        .iter()
+        .filter(|c| *c == "start web-app")
+        .count();
+    assert_eq!(starts, 1, "{:?}", fake.calls());
+}
+
 #[test]
 fn a_failed_rename_during_the_switch_stops_nothing() {
     let fake = running_v1("");

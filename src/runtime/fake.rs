@@ -14,8 +14,8 @@ type Hook = Box<dyn Fn(&str) + Send + Sync>;
 struct World {
     instances: BTreeMap<String, Instance>,
     calls: Vec<String>,
-    /// Calls (as logged) that fail once each.
-    fail_once: BTreeSet<String>,
+    /// Calls (as logged) that fail once each, with the error they give.
+    fail_once: BTreeMap<String, String>,
     /// Starts in flight, and the most ever in flight at once.
     starting: usize,
     most_starting: usize,
@@ -72,7 +72,14 @@ impl Fake {
 
     /// Makes the next `call` (e.g. `"start web-app"`) fail.
     pub fn fail_once(&self, call: &str) {
-        self.lock().fail_once.insert(call.to_string());
+        self.fail_once_with(call, &format!("injected failure of `{call}`"));
+    }
+
+    /// Makes the next `call` fail with `message` (what the real tool says).
+    pub fn fail_once_with(&self, call: &str, message: &str) {
+        self.lock()
+            .fail_once
+            .insert(call.to_string(), message.to_string());
     }
 
     pub fn calls(&self) -> Vec<String> {
@@ -102,8 +109,8 @@ impl Fake {
         }
         let mut world = self.lock();
         world.calls.push(call.clone());
-        if world.fail_once.remove(&call) {
-            anyhow::bail!("injected failure of `{call}`");
+        if let Some(message) = world.fail_once.remove(&call) {
+            anyhow::bail!(message);
         }
         Ok(world)
     }
