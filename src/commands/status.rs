@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{Ctx, world};
 use crate::cli::StatusArgs;
 use crate::exit;
-use crate::model::RuntimeKind;
+use crate::model::{RuntimeKind, STABLE_AFTER_SECS};
 use crate::reconcile::drift::{Want, drift};
 use crate::registry::{DesiredState, Registry};
 use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
@@ -361,10 +361,6 @@ pub fn human_duration(secs: i64) -> String {
         s => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
     }
 }
-
-/// How long an instance must have been up for restarts to be history
-/// rather than a crash loop.
-const STABLE_AFTER_SECS: i64 = 60;
 
 /// Instances that may be crash-looping: exited, or up for less than
 /// [`STABLE_AFTER_SECS`]. Only these cost a second podman call, so a

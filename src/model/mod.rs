@@ -68,6 +68,10 @@ impl DesiredState {
     }
 }
 
+/// How long an instance must have been up for its engine's restarts to be
+/// history rather than a crash loop.
+pub const STABLE_AFTER_SECS: i64 = 60;
+
 /// The run state of an instance as its runtime reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase", tag = "state", content = "exit_code")]

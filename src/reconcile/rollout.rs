@@ -39,8 +39,12 @@ pub fn replace(
 ) -> anyhow::Result<()> {
     if d.spec.rollout == Rollout::StartFirst {
         let name = d.instance();
-        // Without a running old instance there is no downtime to avoid.
-        if runtime.state(&name)? == Some(State::Running) {
+        // Without a running old instance there is no downtime to avoid, nor
+        // with one that is only up because its restart policy keeps reviving
+        // it: it serves nothing. (A trial beside one was also seen in CI to
+        // never answer on its side port; suspected: the old one's restarts
+        // keep rewriting the host's port forwarding.)
+        if runtime.state(&name)? == Some(State::Running) && !runtime.crash_looping(&name)? {
             return start_first(runtime, service, d, settle);
         }
     }

@@ -225,6 +225,27 @@ fn without_a_running_old_one_there_is_no_trial() {
     assert_eq!(serving(&fake), ("r:5000/web:v2".into(), State::Running));
 }
 
+/// An old instance that is up only because its restart policy revives it
+/// serves nothing: no trial runs beside it.
+#[test]
+fn a_crash_looping_old_one_is_replaced_stop_first() {
+    let fake = running_v1("").crash_loops("web-app");
+    deploy_v2(&fake, "").unwrap();
+    assert_eq!(
+        fake.calls(),
+        [
+            "remove web-app.next",
+            "create web-app.next",
+            "stop web-app",
+            "rename web-app web-app.prev",
+            "rename web-app.next web-app",
+            "start web-app",
+            "remove web-app.prev",
+        ]
+    );
+    assert_eq!(serving(&fake), ("r:5000/web:v2".into(), State::Running));
+}
+
 #[test]
 fn a_runtime_that_moves_ports_keeps_the_checked_trial() {
     let fake = running_v1("").moving_ports();

@@ -102,6 +102,10 @@ impl Runtime for Dispatch<'_> {
         self.container.restart_counts(names)
     }
 
+    fn crash_looping(&self, name: &str) -> anyhow::Result<bool> {
+        self.by_name(name).crash_looping(name)
+    }
+
     fn evidence(&self, name: &str) -> Option<super::evidence::Evidence> {
         self.by_name(name).evidence(name)
     }

@@ -35,6 +35,8 @@ pub struct Fake {
     moves_ports: bool,
     /// Instances whose command exits at once: started, they end up exited.
     exit_at_once: BTreeSet<String>,
+    /// Instances that are up only because their restart policy revives them.
+    crash_looping: BTreeSet<String>,
 }
 
 impl Fake {
@@ -57,6 +59,12 @@ impl Fake {
     /// `name`'s command exits at once (code 3) whenever it is started.
     pub fn exits_at_once(mut self, name: &str) -> Self {
         self.exit_at_once.insert(name.to_string());
+        self
+    }
+
+    /// `name` is running only because its restart policy keeps reviving it.
+    pub fn crash_loops(mut self, name: &str) -> Self {
+        self.crash_looping.insert(name.to_string());
         self
     }
 
@@ -127,6 +135,10 @@ impl Fake {
 }
 
 impl Runtime for Fake {
+    fn crash_looping(&self, name: &str) -> anyhow::Result<bool> {
+        Ok(self.crash_looping.contains(name))
+    }
+
     fn list(&self) -> anyhow::Result<Vec<Instance>> {
         let mut world = self.lock();
         world.lists += 1;

@@ -159,6 +159,13 @@ pub trait Runtime: Sync {
     fn restart_counts(&self, _names: &[String]) -> anyhow::Result<BTreeMap<String, u64>> {
         Ok(BTreeMap::new())
     }
+    /// Whether `name` is running only because its engine keeps reviving it:
+    /// restarted by its restart policy and up for less than
+    /// [`crate::model::STABLE_AFTER_SECS`] (runtimes without restart
+    /// policies never are).
+    fn crash_looping(&self, _name: &str) -> anyhow::Result<bool> {
+        Ok(false)
+    }
     /// Why an instance failed, read before it is removed (best effort).
     fn evidence(&self, _name: &str) -> Option<evidence::Evidence> {
         None

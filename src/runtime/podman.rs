@@ -349,6 +349,10 @@ impl Runtime for Podman {
         self.restart_counts_of(names)
     }
 
+    fn crash_looping(&self, name: &str) -> anyhow::Result<bool> {
+        self.crash_looping_now(name)
+    }
+
     fn evidence(&self, name: &str) -> Option<super::evidence::Evidence> {
         self.evidence_of(name)
     }

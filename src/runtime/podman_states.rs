@@ -121,6 +121,35 @@ impl Podman {
             .collect())
     }
 
+    /// Restarted by its policy and up for less than
+    /// [`crate::model::STABLE_AFTER_SECS`], in one call.
+    pub(super) fn crash_looping_now(&self, name: &str) -> anyhow::Result<bool> {
+        let out = self
+            .tool()
+            .capture(
+                &[
+                    "container".into(),
+                    "inspect".into(),
+                    "--format".into(),
+                    "{{.RestartCount}} {{.State.StartedAt.Unix}}".into(),
+                    name.into(),
+                ],
+                self.timeouts().call,
+            )
+            .with_context(|| format!("inspecting container {name}"))?;
+        if out.code != Some(0) {
+            if out.stderr.to_lowercase().contains("no such") {
+                return Ok(false);
+            }
+            anyhow::bail!("inspecting container {name} failed: {}", out.stderr.trim());
+        }
+        let mut parts = out.stdout.split_whitespace();
+        let restarts: u64 = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let started: Option<i64> = parts.next().and_then(|t| t.parse().ok());
+        let up_for = started.map(|t| crate::runtime::vmlogs::now() - t);
+        Ok(restarts > 0 && up_for.is_some_and(|s| s < crate::model::STABLE_AFTER_SECS))
+    }
+
     /// Exit code and last log lines of `name` (best effort: `None` if podman
     /// cannot say).
     pub(super) fn evidence_of(&self, name: &str) -> Option<Evidence> {
