@@ -25,9 +25,10 @@ use crate::model::{ResolvedAccel, VmSettings};
 
 /// Waits for qemu, then records its exit status (see the module docs). It
 /// writes relative to its working directory, the VM's state directory,
-/// which follows a rename of that directory.
-const SUPERVISOR: &str =
-    "trap '' HUP INT\n\"$@\"\necho $? >exit-status.tmp\nmv -f exit-status.tmp exit-status\n";
+/// which follows a rename of that directory. Its own pid goes first to
+/// `supervisor.pid`: between qemu's end and the status file there is a
+/// moment when only a live supervisor says the status is still coming.
+const SUPERVISOR: &str = "trap '' HUP INT\necho $$ >supervisor.pid\n\"$@\"\necho $? >exit-status.tmp\nmv -f exit-status.tmp exit-status\n";
 const QMP_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long qemu may take to create its pidfile and QMP socket.
 const LAUNCH: Duration = Duration::from_secs(30);
@@ -408,7 +409,7 @@ impl Runtime for Qemu {
         let mut argv: Vec<std::ffi::OsString> = vec![
             "-c".into(),
             SUPERVISOR.into(),
-            "mcp-vm-supervisor".into(),
+            SUPERVISOR_NAME.into(),
             qemu.path.clone().into(),
         ];
         argv.extend(qemu_args(&record, &machine)?.into_iter().map(Into::into));

@@ -17,6 +17,8 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use std::time::{Duration, Instant};
+
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +30,12 @@ pub const RUN: &str = "run.json";
 pub const QEMU_PIDFILE: &str = "qemu.pid";
 pub const VM_PIDFILE: &str = "vm.pid";
 pub const EXIT_STATUS: &str = "exit-status";
+pub const SUPERVISOR_PIDFILE: &str = "supervisor.pid";
+/// The supervisor shell's `$0`, by which a live one is told from a reused pid.
+pub const SUPERVISOR_NAME: &str = "mcp-vm-supervisor";
+/// How long `observe` waits for a live supervisor to write the exit status
+/// of a qemu that has just ended.
+const STATUS_COMING: Duration = Duration::from_secs(2);
 pub const QMP_SOCKET: &str = "qmp.sock";
 pub const SERIAL_LOG: &str = "serial.log";
 pub const QEMU_LOG: &str = "qemu.log";
@@ -123,15 +131,38 @@ impl VmDir {
         }
         match self.exit_status() {
             Some(status) => State::Exited(guest_exit_code(status)),
-            // Started once, gone without a recorded status (supervisor killed).
-            None if self.file(RUN).exists() => State::Exited(-1),
+            None if self.file(RUN).exists() => match self.status_coming() {
+                Some(status) => State::Exited(guest_exit_code(status)),
+                // Started once, gone without a recorded status (supervisor killed).
+                None => State::Exited(-1),
+            },
             None => State::Created,
         }
     }
 
+    /// The exit status of a qemu that has just ended, once its still-live
+    /// supervisor writes it (it reaps qemu first, then writes). `None` when
+    /// no supervisor is alive to write one, or it does not within
+    /// [`STATUS_COMING`].
+    fn status_coming(&self) -> Option<i32> {
+        let pid = read_pid(&self.file(SUPERVISOR_PIDFILE))?;
+        let deadline = Instant::now() + STATUS_COMING;
+        while supervisor_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.exit_status()
+    }
+
     /// Removes what belongs to one boot, before the next.
     pub fn clear_run_files(&self) -> anyhow::Result<()> {
-        for f in [RUN, QEMU_PIDFILE, VM_PIDFILE, EXIT_STATUS, QMP_SOCKET] {
+        for f in [
+            RUN,
+            QEMU_PIDFILE,
+            VM_PIDFILE,
+            EXIT_STATUS,
+            QMP_SOCKET,
+            SUPERVISOR_PIDFILE,
+        ] {
             match fs::remove_file(self.file(f)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(e).with_context(|| format!("removing {}", self.file(f).display()));
@@ -167,6 +198,22 @@ pub fn guest_exit_code(status: i32) -> i32 {
         s if s & 1 == 1 => s >> 1,
         s => s,
     }
+}
+
+/// Whether `pid` is a live (not zombie) VM supervisor shell.
+fn supervisor_alive(pid: u32) -> bool {
+    let is_supervisor = fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|argv| {
+        argv.split(|b| *b == 0)
+            .any(|arg| arg == SUPERVISOR_NAME.as_bytes())
+    });
+    let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let after = s.rfind(')').map(|i| s[i + 1..].trim_start().to_string())?;
+            after.chars().next()
+        })
+        .is_none_or(|state| state == 'Z' || state == 'X');
+    is_supervisor && !zombie
 }
 
 /// Field 22 (`starttime`) of `/proc/<pid>/stat`, if the process exists.
@@ -249,6 +296,41 @@ mod tests {
         assert_eq!(vm.observe(), State::Exited(-1));
         fs::write(vm.file(EXIT_STATUS), "7\n").unwrap();
         assert_eq!(vm.observe(), State::Exited(3));
+    }
+
+    /// qemu is gone but its supervisor has not written the status yet (seen
+    /// under load as a flicker of `exited (-1)` in status): observe waits for
+    /// the live supervisor instead of reporting an unknown exit.
+    #[test]
+    fn a_status_still_being_written_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let vm = VmDir {
+            path: dir.path().to_path_buf(),
+        };
+        let gone = RunRecord {
+            pid: std::process::id(),
+            start_ticks: proc_start_ticks(std::process::id()).unwrap() + 1,
+            started_at: 0,
+            accel: ResolvedAccel::Tcg,
+        };
+        write_json(&vm.file(RUN), &gone).unwrap();
+        let mut supervisor = std::process::Command::new("sh")
+            .args(["-c", "sleep 0.3; echo 7 >exit-status", SUPERVISOR_NAME])
+            .current_dir(dir.path())
+            .spawn()
+            .unwrap();
+        fs::write(
+            vm.file(SUPERVISOR_PIDFILE),
+            format!("{}\n", supervisor.id()),
+        )
+        .unwrap();
+        assert_eq!(vm.observe(), State::Exited(3));
+        supervisor.wait().unwrap();
+        // A supervisor that is gone without a status: unknown, at once.
+        fs::remove_file(vm.file(EXIT_STATUS)).unwrap();
+        let started = Instant::now();
+        assert_eq!(vm.observe(), State::Exited(-1));
+        assert!(started.elapsed() < STATUS_COMING);
     }
 
     #[test]
