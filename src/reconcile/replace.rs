@@ -53,7 +53,7 @@ impl Swap {
 }
 
 /// How long a start waits for host ports that an instance stopped a moment
-/// ago still holds. Seen in CI replacing a crash-looping container: the old
+/// ago still holds. Seen under load replacing a crash-looping container: the old
 /// one was reported `exited` and the new one's start still found the port
 /// taken. The likely holder is the old conmon, which keeps the reserved host
 /// ports until it exits, a little after podman reports the exit (not proven:

@@ -41,7 +41,7 @@ pub fn replace(
         let name = d.instance();
         // Without a running old instance there is no downtime to avoid, nor
         // with one that is only up because its restart policy keeps reviving
-        // it: it serves nothing. (A trial beside one was also seen in CI to
+        // it: it serves nothing. (A trial beside one was also seen, under load, to
         // never answer on its side port; suspected: the old one's restarts
         // keep rewriting the host's port forwarding.)
         if runtime.state(&name)? == Some(State::Running) && !runtime.crash_looping(&name)? {

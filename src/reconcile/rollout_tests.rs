@@ -130,7 +130,7 @@ const PORT_HELD: &str =
     "cannot listen on the TCP port: listen tcp4 127.0.0.1:8080: bind: address already in use";
 
 /// The old instance's conmon can hold its ports a moment after podman says
-/// it exited (seen in CI, replacing a crash-looping container): the start on
+/// it exited (seen under load, replacing a crash-looping container): the start on
 /// the real ports waits for them instead of rolling back.
 #[test]
 fn a_start_on_ports_the_old_one_still_holds_waits_for_them() {
