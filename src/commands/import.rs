@@ -2,6 +2,8 @@
 //! does not map reported with file:line; nothing written while an error stands,
 //! unless `--force`.
 
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -55,7 +57,10 @@ pub fn run(ctx: &Ctx, args: &ImportComposeArgs) -> anyhow::Result<u8> {
             ))
             .into());
         }
-        write_atomic(&target, &text)?;
+        // Env values are secrets: a file holding them is the owner's alone,
+        // as `adopt --write-spec` writes it.
+        let has_env = imported.components.iter().any(|c| !c.env.is_empty());
+        write_atomic(&target, &text, if has_env { 0o600 } else { 0o644 })?;
         written = true;
     }
 
@@ -207,7 +212,11 @@ fn check_beside_others(out_dir: &Path, target: &Path, text: &str) -> anyhow::Res
             .map_or(0, |d| d.subsec_nanos())
     ));
     let result = (|| {
-        std::fs::create_dir(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+        // Private: the copies include service files holding env values.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&scratch)
+            .with_context(|| format!("creating {}", scratch.display()))?;
         for entry in
             std::fs::read_dir(out_dir).with_context(|| format!("reading {}", out_dir.display()))?
         {
@@ -222,7 +231,9 @@ fn check_beside_others(out_dir: &Path, target: &Path, text: &str) -> anyhow::Res
         }
         let before = diagnostics(&scratch)?;
         let name = target.file_name().unwrap_or_default();
-        std::fs::write(scratch.join(name), text)
+        // The copy of the file this import replaces, if any, goes first.
+        let _ = std::fs::remove_file(scratch.join(name));
+        write_new(&scratch.join(name), text, 0o600)
             .with_context(|| format!("writing into {}", scratch.display()))?;
         let after = diagnostics(&scratch)?;
         let new: Vec<crate::spec::diag::Diagnostic> = after
@@ -263,7 +274,20 @@ fn diagnostics(dir: &Path) -> anyhow::Result<Vec<crate::spec::diag::Diagnostic>>
     }
 }
 
-fn write_atomic(target: &Path, text: &str) -> anyhow::Result<()> {
+/// Creates `path` afresh with `mode`, never through a planted symlink.
+fn write_new(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn write_atomic(target: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
     let dir = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp: PathBuf = dir.join(format!(
@@ -274,6 +298,8 @@ fn write_atomic(target: &Path, text: &str) -> anyhow::Result<()> {
             .unwrap_or_default(),
         std::process::id()
     ));
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    // A temp file left by a killed import of the same pid is stale.
+    let _ = std::fs::remove_file(&tmp);
+    write_new(&tmp, text, mode)?;
     std::fs::rename(&tmp, target).with_context(|| format!("renaming into {}", target.display()))
 }

@@ -373,3 +373,32 @@ fn import_refuses_a_file_that_clashes_with_the_services_directory() {
     assert!(!host.services_dir().join("site.toml").exists());
     host.mcp(["validate"]).success();
 }
+
+/// Env values are secrets: an imported service file holding them is the
+/// owner's alone (0600, as `adopt --write-spec` writes one); one without
+/// them stays readable (0644).
+#[test]
+fn an_imported_file_with_env_values_is_written_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let host = Host::new();
+    let dir = host.root().join("secrets-project");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("compose.yaml");
+    let mode = |service: &str| {
+        let path = host.services_dir().join(format!("{service}.toml"));
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777
+    };
+    std::fs::write(
+        &file,
+        "services:\n  api:\n    image: ${REGISTRY}/web:v1\n    environment:\n      DB_PASSWORD: hunter2\n",
+    )
+    .unwrap();
+    import(&host, &file, &[], &["--project", "withenv"]).success();
+    assert_eq!(mode("withenv"), 0o600);
+    std::fs::write(&file, "services:\n  api:\n    image: ${REGISTRY}/web:v1\n").unwrap();
+    import(&host, &file, &[], &["--project", "plain"]).success();
+    assert_eq!(mode("plain"), 0o644);
+    // --force over the private file with a file that has no env: readable again.
+    import(&host, &file, &[], &["--project", "withenv", "--force"]).success();
+    assert_eq!(mode("withenv"), 0o644);
+}
