@@ -291,6 +291,16 @@ pub(super) fn healthcheck(cx: &mut Cx<'_>, v: &Node, path: &str) -> Option<Healt
         cx.error(test, &format!("{path}.test"), "the test command is empty");
         return None;
     }
+    // mcp runs the first word as the program: an empty one (e.g. a variable
+    // that expanded to nothing) would write a file that does not validate.
+    if cmd[0].is_empty() {
+        cx.error(
+            test,
+            &format!("{path}.test"),
+            "the test command names no program to run",
+        );
+        return None;
+    }
     // Compose gives up after start_period plus `retries` failed attempts; mcp's gate
     // timeout is that whole window (mcp's own interval is used between attempts).
     let per_try = interval.unwrap_or(INTERVAL) + timeout;

@@ -142,6 +142,11 @@ fn bad_yaml_and_bad_shapes_are_findings() {
             "services:\n  a:\n    image: ${NOPE:?give NOPE}\n",
             "NOPE is required",
         ),
+        (
+            // Found by the mutation test: a program that expanded to nothing.
+            "services:\n  a:\n    image: r/a:1\n    healthcheck:\n      test: [\"CMD\", \"${EMPTY:-}\", \"-q\"]\n",
+            "names no program",
+        ),
     ] {
         let imported = run(src, Some("p"));
         assert!(
