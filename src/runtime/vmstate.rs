@@ -314,16 +314,20 @@ mod tests {
             accel: ResolvedAccel::Tcg,
         };
         write_json(&vm.file(RUN), &gone).unwrap();
+        // Like the real supervisor, the shell records its own pid, so the
+        // pid file names it only once it runs as the supervisor.
         let mut supervisor = std::process::Command::new("sh")
-            .args(["-c", "sleep 0.3; echo 7 >exit-status", SUPERVISOR_NAME])
+            .args([
+                "-c",
+                "echo $$ >supervisor.pid; sleep 0.3; echo 7 >exit-status",
+                SUPERVISOR_NAME,
+            ])
             .current_dir(dir.path())
             .spawn()
             .unwrap();
-        fs::write(
-            vm.file(SUPERVISOR_PIDFILE),
-            format!("{}\n", supervisor.id()),
-        )
-        .unwrap();
+        while read_pid(&vm.file(SUPERVISOR_PIDFILE)).is_none() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert_eq!(vm.observe(), State::Exited(3));
         supervisor.wait().unwrap();
         // A supervisor that is gone without a status: unknown, at once.
