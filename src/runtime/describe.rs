@@ -51,12 +51,7 @@ pub fn component_table(
     if !c.config.user.is_empty() {
         t.insert("user".into(), c.config.user.as_str().into());
     }
-    if let Some(net) = c
-        .network_settings
-        .networks
-        .as_ref()
-        .and_then(|nets| nets.keys().find(|n| n.as_str() != "podman"))
-    {
+    if let Some(net) = chosen_networks(c).first() {
         t.insert("network".into(), net.as_str().into());
     }
     let mut ports = Vec::new();
@@ -208,13 +203,7 @@ fn inexpressible(c: &ContainerInspect, image: Option<&ImageConfig>) -> Vec<Strin
     if !tmpfs.is_empty() {
         lost.push(format!("tmpfs mounts {}", tmpfs.join(", ")));
     }
-    let networks: Vec<&String> = c
-        .network_settings
-        .networks
-        .iter()
-        .flat_map(|n| n.keys())
-        .filter(|k| k.as_str() != "podman")
-        .collect();
+    let networks = chosen_networks(c);
     if networks.len() > 1 {
         lost.push(format!(
             "networks beyond the first ({})",
@@ -250,9 +239,60 @@ fn inexpressible(c: &ContainerInspect, image: Option<&ImageConfig>) -> Vec<Strin
     lost
 }
 
+/// The networks a container was put on by choice: not podman's default
+/// network, which is `podman` unless containers.conf names another. Which
+/// one is the default is told by the create command when podman's CLI made
+/// the container (no `--network`/`--net`: only the default).
+fn chosen_networks(c: &ContainerInspect) -> Vec<&String> {
+    let named_a_network = c.config.create_command.as_ref().map(|argv| {
+        argv.iter().any(|a| {
+            ["--network", "--net"]
+                .iter()
+                .any(|f| a == f || a.starts_with(&format!("{f}=")))
+        })
+    });
+    if named_a_network == Some(false) {
+        return Vec::new();
+    }
+    c.network_settings
+        .networks
+        .iter()
+        .flat_map(|n| n.keys())
+        .filter(|k| k.as_str() != "podman")
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The default network is whatever containers.conf names: a container
+    /// whose create command chose no network is on the default one only.
+    #[test]
+    fn only_a_chosen_network_is_described() {
+        let on = |create: &str, net: &str| -> ContainerInspect {
+            serde_json::from_str(&format!(
+                r#"{{"Config":{{"CreateCommand":{create}}},"NetworkSettings":{{"Networks":{{"{net}":{{}}}}}}}}"#
+            ))
+            .unwrap()
+        };
+        let default_elsewhere = on(r#"["podman","run","-d","img"]"#, "hostdefault");
+        assert!(chosen_networks(&default_elsewhere).is_empty());
+        for create in [
+            r#"["podman","run","--network","mcpnet","img"]"#,
+            r#"["podman","run","--net=mcpnet","img"]"#,
+            "null",
+        ] {
+            let chosen = on(create, "mcpnet");
+            assert_eq!(
+                chosen_networks(&chosen),
+                [&"mcpnet".to_string()],
+                "{create}"
+            );
+        }
+        // Without a create command, "podman" is still taken as the default.
+        assert!(chosen_networks(&on("null", "podman")).is_empty());
+    }
 
     #[test]
     fn a_container_reads_back_as_the_component_that_creates_it() {

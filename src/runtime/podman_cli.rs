@@ -73,6 +73,8 @@ pub struct ContainerConfig {
     #[serde(default)]
     pub working_dir: String,
     pub labels: Option<BTreeMap<String, String>>,
+    /// The argv the container was created with, when podman's CLI made it.
+    pub create_command: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
