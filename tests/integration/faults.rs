@@ -158,7 +158,13 @@ fn every_step_of_a_replacing_sync_can_fail_without_losing_the_service() {
             host.assert_serves(pa, tag);
             continue;
         }
-        let out = out.expect_code(1);
+        assert_eq!(
+            out.code,
+            1,
+            "failing call {n} ({:?}) did not fail the run; calls:\n{}\n{out}",
+            calls.get(n - 1),
+            calls.join("\n")
+        );
         assert!(out.stderr.contains("injected failure"), "call {n}:\n{out}");
         // Whatever step failed, a version still answers on both services.
         let served = host.curl(pa);
@@ -199,7 +205,13 @@ fn every_step_of_a_deploy_can_fail_without_losing_the_service() {
             host.assert_serves(port, tag);
             continue;
         }
-        let out = out.expect_code(1);
+        assert_eq!(
+            out.code,
+            1,
+            "failing call {n} ({:?}) did not fail the run; calls:\n{}\n{out}",
+            calls.get(n - 1),
+            calls.join("\n")
+        );
         assert!(out.stderr.contains("injected failure"), "call {n}:\n{out}");
         assert!(
             host.curl(port).is_some(),

@@ -66,9 +66,15 @@ pub fn storage_driver() -> String {
 }
 
 /// containers.conf text from the template in tests/fixtures.
-pub fn containers_conf(network_dir: &Path, events_log: &Path, subnet_pools: &str) -> String {
+pub fn containers_conf(
+    network_dir: &Path,
+    events_log: &Path,
+    subnet_pools: &str,
+    default_network: &str,
+) -> String {
     CONTAINERS_CONF_TEMPLATE
         .replace("@NETWORK_CONFIG_DIR@", &network_dir.display().to_string())
+        .replace("@DEFAULT_NETWORK@", default_network)
         .replace("@EVENTS_LOGFILE@", &events_log.display().to_string())
         .replace("@SUBNET_POOLS@", subnet_pools)
 }
@@ -413,6 +419,7 @@ fn containers_conf_for_build(networks: &Path, events: &Path) -> String {
         networks,
         events,
         "{\"base\" = \"10.63.0.0/16\", \"size\" = 24}",
+        "podman",
     )
 }
 

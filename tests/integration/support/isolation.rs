@@ -71,7 +71,7 @@ pub fn env_under(root: &Path) -> Vec<(String, String)> {
     };
     write(
         &containers_conf,
-        fixtures::containers_conf(&networks, &root.join("events.log"), ""),
+        fixtures::containers_conf(&networks, &root.join("events.log"), "", "podman"),
     );
     write(
         &storage_conf,

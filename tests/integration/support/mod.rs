@@ -98,12 +98,14 @@ impl Host {
         };
         let subnet = format!("{}/24", ip(base));
         let bridge = format!("mcpt{slot}");
+        // Named after its bridge, not "podman": see `default_network` in
+        // tests/fixtures/containers.conf.
         fs::write(
-            networks.join("podman.json"),
+            networks.join(format!("{bridge}.json")),
             format!(
                 r#"{{
-  "name": "podman",
-  "id": "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9",
+  "name": "{bridge}",
+  "id": "{id:0>64x}",
   "driver": "bridge",
   "network_interface": "{bridge}",
   "created": "2024-01-01T00:00:00Z",
@@ -114,7 +116,8 @@ impl Host {
   "ipam_options": {{ "driver": "host-local" }}
 }}
 "#,
-                gw = ip(base + 1)
+                gw = ip(base + 1),
+                id = base | 0xd,
             ),
         )
         .unwrap();
@@ -123,7 +126,7 @@ impl Host {
         let containers_conf = r.join("containers.conf");
         fs::write(
             &containers_conf,
-            fixtures::containers_conf(&networks, &r.join("events.log"), &pools),
+            fixtures::containers_conf(&networks, &r.join("events.log"), &pools, &bridge),
         )
         .unwrap();
         let storage_conf = r.join("storage.conf");
