@@ -14,7 +14,7 @@
 //!
 //! Every `Host` has its own temp dir with a services dir, registry db, state dir, mcp
 //! config, podman storage (graphroot/runroot), containers.conf (own network config dir,
-//! default network on a bridge and subnet of its own, events log) — so tests running in
+//! default network with a name, bridge and subnet of its own, events log) — so tests running in
 //! parallel cannot see each other's containers or networks. The registry at
 //! [`REGISTRY`] and its images are shared (see `fixtures.rs`).
 #![allow(dead_code, unused_imports)]
