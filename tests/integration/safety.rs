@@ -28,10 +28,18 @@ fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// `mcp ARGS` in the background; its stderr goes to `<root>/spawned.err`
+/// (see [`spawned_stderr`]).
 fn spawn_mcp(host: &Host, args: &[&str]) -> Child {
     let mut cmd = host.mcp_command();
-    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    let err = fs::File::create(host.root().join("spawned.err")).expect("creating spawned.err");
+    cmd.args(args).stdout(Stdio::null()).stderr(err);
     cmd.spawn().expect("spawning mcp")
+}
+
+/// What the last [`spawn_mcp`] printed on stderr.
+fn spawned_stderr(host: &Host) -> String {
+    fs::read_to_string(host.root().join("spawned.err")).unwrap_or_default()
 }
 
 /// argv of a process, NUL-separated, as the kernel shows it to anyone.
@@ -95,11 +103,17 @@ fn kill_9_during_the_stop_of_a_sigterm_ignoring_container_then_sync_converges() 
     let mut stop = None;
     // start-first: the new version passed its trial, the old one was set
     // aside as .prev while still serving, and is stopped under that name.
+    let mut ended = None;
     let found = wait_for(Duration::from_secs(120), || {
         stop = child_running(mcp.id(), &["stop", "stubborn-web.prev"]);
-        stop.is_some()
+        ended = mcp.try_wait().ok().flatten();
+        stop.is_some() || ended.is_some()
     });
-    assert!(found, "mcp never ran `podman stop stubborn-web.prev`");
+    assert!(
+        found && ended.is_none(),
+        "mcp never ran `podman stop stubborn-web.prev` (it ended: {ended:?}):\n{}",
+        spawned_stderr(&host)
+    );
     mcp.kill().unwrap(); // SIGKILL
     mcp.wait().unwrap();
     let stop = stop.unwrap();
