@@ -114,6 +114,21 @@ pub fn write_nofollow(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// Creates `path`, which must not exist yet, holding `bytes` with `mode`
+/// (service files: 0600 when they hold env values), never through a symlink.
+pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// Creates `path` afresh (mode 0600): a leftover file or symlink of that
 /// name is removed first, and the new one is created exclusively, so no
 /// symlink is ever followed.

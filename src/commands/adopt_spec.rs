@@ -2,9 +2,7 @@
 //! exactly, so that the next sync changes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::Path;
 
 use anyhow::Context;
@@ -133,15 +131,7 @@ fn write_new(
         toml::to_string(&doc).context("rendering the service file")?
     );
     let mode = if has_env { 0o600 } else { 0o644 };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
+    crate::safefs::write_new(path, text.as_bytes(), mode)?;
     Ok(if has_env {
         format!(
             "{} holds the env values of {service}: written with mode 0600 (readable by its owner only)",

@@ -2,8 +2,7 @@
 //! does not map reported with file:line; nothing written while an error stands,
 //! unless `--force`.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -233,7 +232,7 @@ fn check_beside_others(out_dir: &Path, target: &Path, text: &str) -> anyhow::Res
         let name = target.file_name().unwrap_or_default();
         // The copy of the file this import replaces, if any, goes first.
         let _ = std::fs::remove_file(scratch.join(name));
-        write_new(&scratch.join(name), text, 0o600)
+        crate::safefs::write_new(&scratch.join(name), text.as_bytes(), 0o600)
             .with_context(|| format!("writing into {}", scratch.display()))?;
         let after = diagnostics(&scratch)?;
         let new: Vec<crate::spec::diag::Diagnostic> = after
@@ -274,19 +273,6 @@ fn diagnostics(dir: &Path) -> anyhow::Result<Vec<crate::spec::diag::Diagnostic>>
     }
 }
 
-/// Creates `path` afresh with `mode`, never through a planted symlink.
-fn write_new(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
-}
-
 fn write_atomic(target: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
     let dir = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -300,6 +286,6 @@ fn write_atomic(target: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
     ));
     // A temp file left by a killed import of the same pid is stale.
     let _ = std::fs::remove_file(&tmp);
-    write_new(&tmp, text, mode)?;
+    crate::safefs::write_new(&tmp, text.as_bytes(), mode)?;
     std::fs::rename(&tmp, target).with_context(|| format!("renaming into {}", target.display()))
 }

@@ -74,6 +74,17 @@ const TRIAL: [&str; 4] = [
     "remove web-app.next",
 ];
 
+/// A stop-first replacement, as the in-memory runtime logs it.
+const STOP_FIRST: [&str; 7] = [
+    "remove web-app.next",
+    "create web-app.next",
+    "stop web-app",
+    "rename web-app web-app.prev",
+    "rename web-app.next web-app",
+    "start web-app",
+    "remove web-app.prev",
+];
+
 #[test]
 fn start_first_runs_a_trial_beside_the_old_one_then_switches() {
     let fake = running_v1("");
@@ -196,19 +207,7 @@ fn a_read_write_volume_or_an_unaimable_check_means_stop_first() {
     ] {
         let fake = running_v1(extra);
         deploy_v2(&fake, extra).unwrap();
-        assert_eq!(
-            fake.calls(),
-            [
-                "remove web-app.next",
-                "create web-app.next",
-                "stop web-app",
-                "rename web-app web-app.prev",
-                "rename web-app.next web-app",
-                "start web-app",
-                "remove web-app.prev",
-            ],
-            "{extra}"
-        );
+        assert_eq!(fake.calls(), STOP_FIRST, "{extra}");
     }
 }
 
@@ -231,18 +230,7 @@ fn without_a_running_old_one_there_is_no_trial() {
 fn a_crash_looping_old_one_is_replaced_stop_first() {
     let fake = running_v1("").crash_loops("web-app");
     deploy_v2(&fake, "").unwrap();
-    assert_eq!(
-        fake.calls(),
-        [
-            "remove web-app.next",
-            "create web-app.next",
-            "stop web-app",
-            "rename web-app web-app.prev",
-            "rename web-app.next web-app",
-            "start web-app",
-            "remove web-app.prev",
-        ]
-    );
+    assert_eq!(fake.calls(), STOP_FIRST);
     assert_eq!(serving(&fake), ("r:5000/web:v2".into(), State::Running));
 }
 
