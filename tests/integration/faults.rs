@@ -13,15 +13,6 @@ fn web(host: &Host, tag: &str, port: u16) -> String {
     )
 }
 
-fn containers(host: &Host) -> Vec<String> {
-    let out = host
-        .podman(["ps", "-a", "--format", "{{.Names}}"])
-        .success();
-    let mut names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-    names.sort();
-    names
-}
-
 fn integrity_ok(host: &Host) {
     let conn = rusqlite::Connection::open(host.db_path()).unwrap();
     let result: String = conn
@@ -55,7 +46,7 @@ fn two_concurrent_syncs_over_six_services_leave_exactly_six_containers() {
         );
     }
     let expected: Vec<String> = (0..6).map(|i| format!("s{i}-web")).collect();
-    assert_eq!(containers(&host), expected);
+    assert_eq!(host.container_names(), expected);
     for port in ports {
         host.assert_serves(port, "v1");
     }
@@ -175,7 +166,7 @@ fn every_step_of_a_replacing_sync_can_fail_without_losing_the_service() {
         host.assert_serves(pb, "v1");
         host.mcp(["sync"]).success();
         host.assert_serves(pa, tag);
-        assert_eq!(containers(&host), vec!["a-web", "b-web"]);
+        assert_eq!(host.container_names(), vec!["a-web", "b-web"]);
         assert!(n < 40, "too many calls");
     }
     integrity_ok(&host);
@@ -219,7 +210,7 @@ fn every_step_of_a_deploy_can_fail_without_losing_the_service() {
         );
         host.mcp(["sync"]).success();
         host.assert_serves(port, tag);
-        assert_eq!(containers(&host), vec!["a-web"]);
+        assert_eq!(host.container_names(), vec!["a-web"]);
         assert!(n < 40, "too many calls");
     }
 }
@@ -282,7 +273,7 @@ fn kill_9_during_converge_then_one_sync_converges() {
     }
     host.mcp(["sync"]).success();
     let expected: Vec<String> = (0..ports.len()).map(|i| format!("k{i}-web")).collect();
-    assert_eq!(containers(&host), expected, "seed {seed}");
+    assert_eq!(host.container_names(), expected, "seed {seed}");
     for (port, tag) in ports.iter().zip(&tags) {
         host.assert_serves(*port, tag);
     }
@@ -328,7 +319,7 @@ fn shell_metacharacters_in_an_image_exit_65_and_run_nothing() {
         .stderr_has("a.toml:3:9: invalid image");
     host.mcp(["validate"]).expect_code(65);
     assert!(!marker.exists(), "a spec value reached a shell");
-    assert!(containers(&host).is_empty());
+    assert!(host.container_names().is_empty());
 }
 
 #[test]

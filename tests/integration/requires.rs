@@ -2,7 +2,7 @@
 //! healthy before the app that requires it is even created, and stopping
 //! the database stops the app first.
 
-use crate::support::Host;
+use crate::support::{Host, position};
 
 /// `db/main` listens on 8080 only 3 s after it starts (its tcp check fails
 /// until then); `app/web` requires the service `db`.
@@ -56,27 +56,6 @@ fn podman_time(host: &Host, name: &str, field: &str) -> f64 {
     nanos / 1e9
 }
 
-fn events(host: &Host) -> Vec<String> {
-    host.podman([
-        "events",
-        "--stream=false",
-        "--format",
-        "{{.Name}} {{.Status}}",
-    ])
-    .success()
-    .stdout
-    .lines()
-    .map(str::to_string)
-    .collect()
-}
-
-fn position(events: &[String], wanted: &str) -> usize {
-    events
-        .iter()
-        .position(|e| e == wanted)
-        .unwrap_or_else(|| panic!("no `{wanted}` in podman's events:\n{}", events.join("\n")))
-}
-
 #[test]
 fn an_app_is_created_only_after_the_database_it_requires_passed_its_check() {
     let host = Host::new();
@@ -124,7 +103,7 @@ fn an_app_is_created_only_after_the_database_it_requires_passed_its_check() {
         "app-web created {:.2}s after db-main started",
         app_created - db_started
     );
-    let ev = events(&host);
+    let ev = host.podman_events();
     assert!(position(&ev, "db-main start") < position(&ev, "app-web create"));
 
     // History: the database's create is recorded before the app's, both ok.
@@ -170,7 +149,7 @@ fn stopping_the_database_stops_the_app_that_requires_it_first() {
         })
         .collect();
     assert_eq!(shown, ["app/web: stopped", "db/main: stopped"], "{out:#}");
-    let ev = events(&host);
+    let ev = host.podman_events();
     assert!(
         position(&ev, "app-web died") < position(&ev, "db-main died"),
         "{}",
@@ -184,7 +163,7 @@ fn stopping_the_database_stops_the_app_that_requires_it_first() {
     // Starting the app brings the database back first.
     host.mcp(["start", "app"]).success();
     host.assert_serves(app_port, "v2");
-    let ev = events(&host);
+    let ev = host.podman_events();
     let db_again = ev.iter().rposition(|e| e == "db-main start").unwrap();
     let app_again = ev.iter().rposition(|e| e == "app-web start").unwrap();
     assert!(db_again < app_again, "{}", ev.join("\n"));

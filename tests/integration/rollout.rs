@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::support::{Host, http_get};
+use crate::support::{Host, http_get, position};
 
 fn web(host: &Host, tag: &str, port: u16, extra: &str) -> String {
     format!(
@@ -52,37 +52,6 @@ impl Poller {
     }
 }
 
-fn containers(host: &Host) -> Vec<String> {
-    let out = host
-        .podman(["ps", "-a", "--format", "{{.Names}}"])
-        .success();
-    let mut names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-    names.sort();
-    names
-}
-
-/// podman's own record of what happened, as `name status` lines in order.
-fn podman_events(host: &Host) -> Vec<String> {
-    host.podman([
-        "events",
-        "--stream=false",
-        "--format",
-        "{{.Name}} {{.Status}}",
-    ])
-    .success()
-    .stdout
-    .lines()
-    .map(str::to_string)
-    .collect()
-}
-
-fn position(events: &[String], wanted: &str) -> usize {
-    events
-        .iter()
-        .position(|e| e == wanted)
-        .unwrap_or_else(|| panic!("no `{wanted}` in podman's events:\n{}", events.join("\n")))
-}
-
 #[test]
 fn a_broken_start_first_deploy_fails_without_one_failed_poll() {
     let host = Host::new();
@@ -108,7 +77,7 @@ fn a_broken_start_first_deploy_fails_without_one_failed_poll() {
         failed.join("\n")
     );
     host.assert_serves(port, "v1");
-    assert_eq!(containers(&host), vec!["a-web"]);
+    assert_eq!(host.container_names(), vec!["a-web"]);
     let history = host.mcp(["--json", "history", "a"]).success().json();
     let last = &history["events"][0];
     assert_eq!(last["action"], "recreate");
@@ -117,7 +86,7 @@ fn a_broken_start_first_deploy_fails_without_one_failed_poll() {
         "{history:#}"
     );
     // The old container itself was never touched: it kept running from the first sync.
-    let events = podman_events(&host);
+    let events = host.podman_events();
     assert!(
         !events
             .iter()
@@ -144,11 +113,11 @@ fn a_start_first_deploy_checks_the_new_version_beside_the_old_one() {
         failed.len()
     );
     host.assert_serves(port, "v2");
-    assert_eq!(containers(&host), vec!["a-web"]);
+    assert_eq!(host.container_names(), vec!["a-web"]);
 
     // The trial ran (and passed) while the old one still ran; then the old
     // one stopped and the final instance started under the canonical name.
-    let events = podman_events(&host);
+    let events = host.podman_events();
     let trial = position(&events, "a-web.next start");
     let old_stopped = position(&events, "a-web.prev died");
     let new_started = events
@@ -175,7 +144,7 @@ fn a_component_writing_to_a_volume_is_replaced_stop_first() {
     host.assert_serves(port, "v2");
     // Never two instances on one data directory: the old one died before
     // any new one started.
-    let events = podman_events(&host);
+    let events = host.podman_events();
     let old_died = position(&events, "a-web died");
     let starts: Vec<usize> = events
         .iter()

@@ -308,15 +308,6 @@ fn unknown_names_and_bad_values_are_usage_errors() {
     assert!(out.stderr.contains("no such container"), "{out}");
 }
 
-fn names(host: &Host) -> Vec<String> {
-    let out = host
-        .podman(["ps", "-a", "--format", "{{.Names}}"])
-        .success();
-    let mut names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_lost_registry_with_the_files_gone_removes_nothing_and_reports_orphans() {
     let host = Host::new();
@@ -335,7 +326,7 @@ fn a_lost_registry_with_the_files_gone_removes_nothing_and_reports_orphans() {
         out.stderr.contains("alpha-web") && out.stderr.contains("--prune"),
         "{out}"
     );
-    assert_eq!(names(&host), ["alpha-web", "beta-web"]);
+    assert_eq!(host.container_names(), ["alpha-web", "beta-web"]);
     host.assert_serves(p1, "v1");
     host.assert_serves(p2, "v1");
     let json = host.mcp(["--json", "sync"]).success().json();
@@ -356,7 +347,11 @@ fn a_lost_registry_with_the_files_gone_removes_nothing_and_reports_orphans() {
     host.mcp(["status"]).success().stdout_has("orphaned");
 
     host.mcp(["sync", "--prune"]).success();
-    assert!(names(&host).is_empty(), "{:?}", names(&host));
+    assert!(
+        host.container_names().is_empty(),
+        "{:?}",
+        host.container_names()
+    );
     assert_eq!(host.curl_once(p1), None);
 }
 
@@ -536,7 +531,7 @@ fn deploy_replaces_a_crash_looping_container_every_time() {
         host.assert_serves(port, next);
         fs::remove_file(dir.join(format!("crash-{tag}"))).unwrap();
         // The old one never comes back to take the port.
-        assert_eq!(names(&host), ["loop-web"], "round {round}");
+        assert_eq!(host.container_names(), ["loop-web"], "round {round}");
         tag = next;
     }
 }

@@ -286,6 +286,31 @@ impl Host {
         run(cmd, COMMAND_TIMEOUT)
     }
 
+    /// The names of this host's containers, sorted.
+    pub fn container_names(&self) -> Vec<String> {
+        let out = self
+            .podman(["ps", "-a", "--format", "{{.Names}}"])
+            .success();
+        let mut names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+        names.sort();
+        names
+    }
+
+    /// podman's own record of what happened, as `name status` lines in order.
+    pub fn podman_events(&self) -> Vec<String> {
+        self.podman([
+            "events",
+            "--stream=false",
+            "--format",
+            "{{.Name}} {{.Status}}",
+        ])
+        .success()
+        .stdout
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
     /// Runs any prepared command (e.g. from [`Host::command`]), capturing its output.
     pub fn run(&self, cmd: Command) -> Output {
         run(cmd, COMMAND_TIMEOUT)
@@ -591,6 +616,15 @@ impl Output {
 /// Runs `cmd` capturing stdout/stderr; panics if it cannot start, exceeds `timeout`, or
 /// leaves its stdout/stderr open in a background process after exiting.
 #[track_caller]
+/// Where `wanted` stands in `events` (from [`Host::podman_events`]); panics,
+/// showing them, when it is not there.
+pub fn position(events: &[String], wanted: &str) -> usize {
+    events
+        .iter()
+        .position(|e| e == wanted)
+        .unwrap_or_else(|| panic!("no `{wanted}` in podman's events:\n{}", events.join("\n")))
+}
+
 pub fn run(cmd: Command, timeout: Duration) -> Output {
     match run_raw(cmd, timeout) {
         Ok(out) => out,
