@@ -30,6 +30,15 @@ impl Desired<'_> {
     pub fn instance(&self) -> String {
         instance_name(self.service, &self.spec.name)
     }
+
+    /// The instance name, and the names a replacement sets instances aside
+    /// under: (`name`, `name.next`, `name.prev`).
+    pub fn instance_names(&self) -> (String, String, String) {
+        let name = self.instance();
+        let next = format!("{name}{NEXT_SUFFIX}");
+        let prev = format!("{name}{PREV_SUFFIX}");
+        (name, next, prev)
+    }
 }
 
 pub struct PlanInput<'a> {
@@ -491,9 +500,7 @@ fn converge(input: &PlanInput<'_>) -> Plan {
         if !in_scope(&input.scope, d.service) {
             continue;
         }
-        let name = d.instance();
-        let next = format!("{name}{NEXT_SUFFIX}");
-        let prev = format!("{name}{PREV_SUFFIX}");
+        let (name, next, prev) = d.instance_names();
         claimed.extend([name.clone(), next.clone(), prev.clone()]);
         let act = |action, instance: &str, cause: String| Action {
             action,

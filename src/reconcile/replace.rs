@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use super::apply::stop_grace;
 use super::health::wait_healthy;
 use super::plan::Desired;
-use crate::runtime::{CreateRequest, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
+use crate::runtime::{CreateRequest, Runtime, State};
 
 /// How far a replacement got (stop-first here, the start-first switch in
 /// `rollout.rs`); a rollback undoes exactly these steps.
@@ -89,9 +89,7 @@ pub fn replace(
     d: &Desired<'_>,
     settle: Duration,
 ) -> anyhow::Result<()> {
-    let name = d.instance();
-    let next = format!("{name}{NEXT_SUFFIX}");
-    let prev = format!("{name}{PREV_SUFFIX}");
+    let (name, next, prev) = d.instance_names();
     let req = CreateRequest {
         name: &next,
         service,

@@ -22,7 +22,7 @@ use anyhow::Context;
 use super::health::wait_healthy;
 use super::plan::Desired;
 use super::replace::{Swap, port_taken, replace as stop_first, start_on_released_ports};
-use crate::runtime::{CreateRequest, NEXT_SUFFIX, PREV_SUFFIX, Runtime, State};
+use crate::runtime::{CreateRequest, Runtime, State};
 use crate::spec::{ComponentSpec, HealthProbe, PortSpec, Protocol, Rollout};
 
 /// How many times a trial is retried when a side port was taken between
@@ -192,9 +192,7 @@ fn start_first(
     d: &Desired<'_>,
     settle: Duration,
 ) -> anyhow::Result<()> {
-    let name = d.instance();
-    let next = format!("{name}{NEXT_SUFFIX}");
-    let prev = format!("{name}{PREV_SUFFIX}");
+    let (name, next, prev) = d.instance_names();
     // A check that cannot be aimed at the trial would pass on the old
     // instance: such a component is replaced stop-first.
     if side_spec(d.spec)?.is_none() {
