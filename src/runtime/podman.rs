@@ -312,23 +312,11 @@ impl Runtime for Podman {
     }
 
     fn state(&self, name: &str) -> anyhow::Result<Option<State>> {
-        let out = self.cli.tool.capture(
-            &[
-                "container".into(),
-                "inspect".into(),
-                "--format".into(),
-                "{{.State.Status}} {{.State.ExitCode}}".into(),
-                name.into(),
-            ],
-            self.cli.timeouts.call,
-        )?;
-        if out.code != Some(0) {
-            if out.stderr.to_lowercase().contains("no such") {
-                return Ok(None);
-            }
-            anyhow::bail!("inspecting container {name} failed: {}", out.stderr.trim());
-        }
-        let mut parts = out.stdout.split_whitespace();
+        let Some(out) = self.inspect_container(name, "{{.State.Status}} {{.State.ExitCode}}")?
+        else {
+            return Ok(None);
+        };
+        let mut parts = out.split_whitespace();
         let status = parts.next().unwrap_or_default();
         let code = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
         Ok(Some(parse_state(status, code)))

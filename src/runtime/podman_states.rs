@@ -16,15 +16,19 @@ use super::podman::Podman;
 const RETIRE_ATTEMPTS: u32 = 60;
 
 impl Podman {
-    /// `State.Status`, exit code and restart policy name, or `None` when
-    /// the container does not exist.
-    fn raw_status(&self, name: &str) -> anyhow::Result<Option<(String, i32, String)>> {
+    /// `podman container inspect --format FORMAT NAME`'s output, or `None`
+    /// when the container does not exist.
+    pub(super) fn inspect_container(
+        &self,
+        name: &str,
+        format: &str,
+    ) -> anyhow::Result<Option<String>> {
         let out = self.tool().capture(
             &[
                 "container".into(),
                 "inspect".into(),
                 "--format".into(),
-                "{{.State.Status}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}".into(),
+                format.into(),
                 name.into(),
             ],
             self.timeouts().call,
@@ -35,7 +39,20 @@ impl Podman {
             }
             anyhow::bail!("inspecting container {name} failed: {}", out.stderr.trim());
         }
-        let mut parts = out.stdout.split_whitespace();
+        Ok(Some(out.stdout))
+    }
+
+    /// `State.Status`, exit code and restart policy name, or `None` when
+    /// the container does not exist.
+    fn raw_status(&self, name: &str) -> anyhow::Result<Option<(String, i32, String)>> {
+        let Some(out) = self.inspect_container(
+            name,
+            "{{.State.Status}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}",
+        )?
+        else {
+            return Ok(None);
+        };
+        let mut parts = out.split_whitespace();
         let status = parts.next().unwrap_or_default().to_string();
         let code = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
         let policy = parts.next().unwrap_or_default().to_string();
@@ -124,26 +141,12 @@ impl Podman {
     /// Restarted by its policy and up for less than
     /// [`crate::model::STABLE_AFTER_SECS`], in one call.
     pub(super) fn crash_looping_now(&self, name: &str) -> anyhow::Result<bool> {
-        let out = self
-            .tool()
-            .capture(
-                &[
-                    "container".into(),
-                    "inspect".into(),
-                    "--format".into(),
-                    "{{.RestartCount}} {{.State.StartedAt.Unix}}".into(),
-                    name.into(),
-                ],
-                self.timeouts().call,
-            )
-            .with_context(|| format!("inspecting container {name}"))?;
-        if out.code != Some(0) {
-            if out.stderr.to_lowercase().contains("no such") {
-                return Ok(false);
-            }
-            anyhow::bail!("inspecting container {name} failed: {}", out.stderr.trim());
-        }
-        let mut parts = out.stdout.split_whitespace();
+        let Some(out) =
+            self.inspect_container(name, "{{.RestartCount}} {{.State.StartedAt.Unix}}")?
+        else {
+            return Ok(false);
+        };
+        let mut parts = out.split_whitespace();
         let restarts: u64 = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
         let started: Option<i64> = parts.next().and_then(|t| t.parse().ok());
         let up_for = started.map(|t| crate::runtime::vmlogs::now() - t);
