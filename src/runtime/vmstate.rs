@@ -206,13 +206,9 @@ fn supervisor_alive(pid: u32) -> bool {
         argv.split(|b| *b == 0)
             .any(|arg| arg == SUPERVISOR_NAME.as_bytes())
     });
-    let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let after = s.rfind(')').map(|i| s[i + 1..].trim_start().to_string())?;
-            after.chars().next()
-        })
-        .is_none_or(|state| state == 'Z' || state == 'X');
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Field 3 is the process state.
+    let zombie = stat_field(&stat, 3).is_none_or(|state| state == "Z" || state == "X");
     is_supervisor && !zombie
 }
 
@@ -226,9 +222,15 @@ pub fn proc_start_ticks(pid: u32) -> Option<u64> {
 /// is in parentheses and may itself hold spaces and parentheses, so fields
 /// are counted from the last `)`.
 pub fn parse_start_ticks(stat: &str) -> Option<u64> {
+    stat_field(stat, 22)?.parse().ok()
+}
+
+/// Field `n` (counted from 1, at least 3) of a `/proc/<pid>/stat` line,
+/// counted after the command name's closing parenthesis.
+fn stat_field(stat: &str, n: usize) -> Option<&str> {
     let after_comm = &stat[stat.rfind(')')? + 1..];
-    // after_comm starts at field 3 (state); starttime is field 22.
-    after_comm.split_whitespace().nth(22 - 3)?.parse().ok()
+    // after_comm starts at field 3 (state).
+    after_comm.split_whitespace().nth(n.checked_sub(3)?)
 }
 
 pub fn read_pid(path: &Path) -> Option<u32> {
