@@ -18,7 +18,7 @@ use super::rollout::replace;
 use crate::model::ObservedState;
 use crate::model::PullPolicy;
 use crate::registry::{ComponentRecord, DesiredState, EventOutcome, NewEvent, Registry};
-use crate::runtime::{CreateRequest, PREV_SUFFIX, Runtime, State};
+use crate::runtime::{PREV_SUFFIX, Runtime, State};
 
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -146,12 +146,7 @@ fn execute(
     match a.action {
         ActionKind::Create => {
             let d = spec()?;
-            let req = CreateRequest {
-                name: &a.instance,
-                service: &a.service,
-                spec: d.spec,
-                spec_hash: &d.spec_hash,
-            };
+            let req = d.create_request(&a.instance);
             runtime.preflight(&req)?;
             runtime.run(&req)?;
             if d.spec.health.is_some() {
@@ -159,7 +154,7 @@ fn execute(
             }
             Ok(())
         }
-        ActionKind::Recreate => replace(runtime, &a.service, spec()?, settle),
+        ActionKind::Recreate => replace(runtime, spec()?, settle),
         // An engine restart policy may win the race to start it: fine.
         ActionKind::Start => {
             runtime

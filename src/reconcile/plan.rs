@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::drift::{Drift, Want, drift, image_change};
 use crate::model::RuntimeKind;
 use crate::registry::{Change, ComponentRecord, DesiredState};
-use crate::runtime::{Instance, NEXT_SUFFIX, PREV_SUFFIX, State};
+use crate::runtime::{CreateRequest, Instance, NEXT_SUFFIX, PREV_SUFFIX, State};
 use crate::spec::fields::image_version;
 use crate::spec::{ComponentSpec, instance_name};
 
@@ -29,6 +29,16 @@ pub struct Desired<'a> {
 impl Desired<'_> {
     pub fn instance(&self) -> String {
         instance_name(self.service, &self.spec.name)
+    }
+
+    /// What a runtime needs to create this component under `name`.
+    pub fn create_request<'n>(&'n self, name: &'n str) -> CreateRequest<'n> {
+        CreateRequest {
+            name,
+            service: self.service,
+            spec: self.spec,
+            spec_hash: &self.spec_hash,
+        }
     }
 
     /// The instance name, and the names a replacement sets instances aside

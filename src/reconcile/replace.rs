@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use super::apply::stop_grace;
 use super::health::wait_healthy;
 use super::plan::Desired;
-use crate::runtime::{CreateRequest, Runtime, State};
+use crate::runtime::{Runtime, State};
 
 /// How far a replacement got (stop-first here, the start-first switch in
 /// `rollout.rs`); a rollback undoes exactly these steps.
@@ -83,19 +83,9 @@ pub(super) fn start_on_released_ports(runtime: &dyn Runtime, name: &str) -> anyh
 /// Replaces a component's instance without losing it: create the new one
 /// aside, swap names, start it, gate it, and put the old one back if any
 /// step fails. Until the old one is stopped nothing has changed.
-pub fn replace(
-    runtime: &dyn Runtime,
-    service: &str,
-    d: &Desired<'_>,
-    settle: Duration,
-) -> anyhow::Result<()> {
+pub fn replace(runtime: &dyn Runtime, d: &Desired<'_>, settle: Duration) -> anyhow::Result<()> {
     let (name, next, prev) = d.instance_names();
-    let req = CreateRequest {
-        name: &next,
-        service,
-        spec: d.spec,
-        spec_hash: &d.spec_hash,
-    };
+    let req = d.create_request(&next);
     runtime.preflight(&req)?;
     let old = runtime.state(&name)?;
     let old_running = old == Some(State::Running);

@@ -31,12 +31,7 @@ const SIDE_PORT_ATTEMPTS: u32 = 3;
 
 /// Replaces a component's instance according to its rollout.
 /// `settle`: how long an instance without a health check must keep running.
-pub fn replace(
-    runtime: &dyn Runtime,
-    service: &str,
-    d: &Desired<'_>,
-    settle: Duration,
-) -> anyhow::Result<()> {
+pub fn replace(runtime: &dyn Runtime, d: &Desired<'_>, settle: Duration) -> anyhow::Result<()> {
     if d.spec.rollout == Rollout::StartFirst {
         let name = d.instance();
         // Without a running old instance there is no downtime to avoid, nor
@@ -45,10 +40,10 @@ pub fn replace(
         // never answer on its side port; suspected: the old one's restarts
         // keep rewriting the host's port forwarding.)
         if runtime.state(&name)? == Some(State::Running) && !runtime.crash_looping(&name)? {
-            return start_first(runtime, service, d, settle);
+            return start_first(runtime, d, settle);
         }
     }
-    stop_first(runtime, service, d, settle)
+    stop_first(runtime, d, settle)
 }
 
 /// A copy of `spec` whose published ports are moved to free loopback ports
@@ -126,7 +121,6 @@ fn free_port(protocol: Protocol) -> anyhow::Result<u16> {
 /// its check. On failure the trial is removed and nothing else changed.
 fn trial(
     runtime: &dyn Runtime,
-    service: &str,
     d: &Desired<'_>,
     next: &str,
     settle: Duration,
@@ -138,10 +132,8 @@ fn trial(
         let side = side_spec(d.spec)?
             .context("internal: the health check cannot be aimed at the trial instance")?;
         let req = CreateRequest {
-            name: next,
-            service,
             spec: &side,
-            spec_hash: &d.spec_hash,
+            ..d.create_request(next)
         };
         runtime.remove(next)?;
         let result = runtime
@@ -186,26 +178,16 @@ fn trial(
     }
 }
 
-fn start_first(
-    runtime: &dyn Runtime,
-    service: &str,
-    d: &Desired<'_>,
-    settle: Duration,
-) -> anyhow::Result<()> {
+fn start_first(runtime: &dyn Runtime, d: &Desired<'_>, settle: Duration) -> anyhow::Result<()> {
     let (name, next, prev) = d.instance_names();
     // A check that cannot be aimed at the trial would pass on the old
     // instance: such a component is replaced stop-first.
     if side_spec(d.spec)?.is_none() {
-        return stop_first(runtime, service, d, settle);
+        return stop_first(runtime, d, settle);
     }
-    let req = CreateRequest {
-        name: &next,
-        service,
-        spec: d.spec,
-        spec_hash: &d.spec_hash,
-    };
+    let req = d.create_request(&next);
     runtime.preflight(&req)?;
-    trial(runtime, service, d, &next, settle).map_err(|e| {
+    trial(runtime, d, &next, settle).map_err(|e| {
         e.context(format!(
             "the new {name} failed beside the old one, which kept serving untouched"
         ))

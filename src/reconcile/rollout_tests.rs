@@ -59,7 +59,7 @@ fn running_v1(extra: &str) -> Fake {
 
 fn deploy_v2(fake: &Fake, extra: &str) -> anyhow::Result<()> {
     let v2 = service(extra, "v2");
-    replace(fake, "web", &desired(&v2.components[0]), Duration::ZERO)
+    replace(fake, &desired(&v2.components[0]), Duration::ZERO)
 }
 
 fn serving(fake: &Fake) -> (String, State) {
